@@ -1,0 +1,206 @@
+//! One handler per command. Handlers write results to `out` and return
+//! typed errors; `cli::run` prints the errors.
+
+use std::io::Write;
+
+use super::CliError;
+use super::args::{Cli, Command, JsonFlag, Selection, Stack};
+use crate::catalog;
+use crate::model::Estate;
+use crate::spec::Loader;
+
+/// Runs the parsed command.
+pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    let loader = Loader::new(&cli.project);
+    match &cli.command {
+        Command::Validate(sel) => validate(&loader, sel, out),
+        Command::Graph(stack) => graph(&loader, stack, out),
+        Command::Estates(flag) => estates(&loader, flag, out),
+        Command::Types(flag) => types(flag, out),
+    }
+}
+
+fn selected(loader: &Loader, sel: &Selection) -> Result<Vec<(String, String)>, CliError> {
+    let estates = match &sel.estate {
+        Some(e) => vec![e.clone()],
+        None => loader.estate_names()?,
+    };
+    let envs = match &sel.env {
+        Some(e) => vec![e.clone()],
+        None => loader.environment_names()?,
+    };
+    Ok(estates
+        .iter()
+        .flat_map(|e| envs.iter().map(move |v| (e.clone(), v.clone())))
+        .collect())
+}
+
+fn validate(loader: &Loader, sel: &Selection, out: &mut dyn Write) -> Result<(), CliError> {
+    let stacks = selected(loader, sel)?;
+    let mut failed = Vec::new();
+    for (estate, env) in &stacks {
+        match loader.load(estate, env) {
+            Ok(e) => writeln!(
+                out,
+                "ok      {estate}/{env}: {} resources, {} dependencies",
+                e.resources().len(),
+                e.graph().edges().count()
+            )?,
+            Err(errs) => {
+                writeln!(
+                    out,
+                    "invalid {estate}/{env}: {} error(s)",
+                    errs.errors().len()
+                )?;
+                out.flush()?;
+                eprintln!("{}", errs.render());
+                failed.push(format!("{estate}/{env}"));
+            }
+        }
+    }
+    if failed.is_empty() {
+        writeln!(out, "{} stack(s) valid", stacks.len())?;
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{} of {} stack(s) invalid: {}",
+            failed.len(),
+            stacks.len(),
+            failed.join(", ")
+        )))
+    }
+}
+
+fn graph(loader: &Loader, stack: &Stack, out: &mut dyn Write) -> Result<(), CliError> {
+    let estate = loader.load(&stack.estate, &stack.env)?;
+    write!(out, "{}", dot(&estate))?;
+    Ok(())
+}
+
+/// The estate's dependency graph in Graphviz DOT, one cluster per module.
+pub fn dot(estate: &Estate) -> String {
+    let mut s = format!("digraph \"{}\" {{\n", estate.stack());
+    s.push_str(
+        "  rankdir = \"RL\";\n  node [shape = \"box\", fontname = \"Helvetica\", fontsize = 10];\n",
+    );
+    let mut current: Option<&str> = None;
+    for (addr, r) in estate.resources() {
+        if current != Some(addr.module()) {
+            if current.is_some() {
+                s.push_str("  }\n");
+            }
+            s.push_str(&format!(
+                "  subgraph \"cluster_{0}\" {{\n    label = \"module.{0}\";\n",
+                addr.module()
+            ));
+            current = Some(addr.module());
+        }
+        s.push_str(&format!(
+            "    \"{addr}\" [label = \"{addr}\\n{}\"];\n",
+            r.arm_type
+        ));
+    }
+    if current.is_some() {
+        s.push_str("  }\n");
+    }
+    for (from, to) in estate.graph().edges() {
+        s.push_str(&format!("  \"{from}\" -> \"{to}\";\n"));
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn estates(loader: &Loader, flag: &JsonFlag, out: &mut dyn Write) -> Result<(), CliError> {
+    let envs = loader.environment_names()?;
+    let mut rows = Vec::new();
+    for estate in loader.estate_names()? {
+        let mut counts = Vec::new();
+        for env in &envs {
+            let e = loader.load(&estate, env)?;
+            counts.push((env.clone(), e.resources().len()));
+        }
+        rows.push((estate, counts));
+    }
+    if flag.json {
+        let json: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, counts)| {
+                serde_json::json!({
+                    "estate": name,
+                    "environments": counts.iter().map(|(e, n)| serde_json::json!({"name": e, "resources": n})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        )?;
+        return Ok(());
+    }
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(6).max(6);
+    writeln!(
+        out,
+        "{:<width$}  {:<24}  RESOURCES",
+        "ESTATE", "ENVIRONMENTS"
+    )?;
+    for (name, counts) in &rows {
+        let envs = counts
+            .iter()
+            .map(|(e, _)| e.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = counts
+            .iter()
+            .map(|(e, n)| format!("{e}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        writeln!(out, "{name:<width$}  {envs:<24}  {n}")?;
+    }
+    Ok(())
+}
+
+fn types(flag: &JsonFlag, out: &mut dyn Write) -> Result<(), CliError> {
+    let all = catalog::all();
+    if flag.json {
+        let json: Vec<serde_json::Value> = all
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "type": t.arm_type,
+                    "summary": t.summary,
+                    "taggable": t.taggable,
+                    "stateful": t.stateful,
+                    "private_dns_zone": t.private_link.map(|p| p.dns_zone),
+                    "id_template": t.id_template,
+                    "force_new": t.force_new,
+                    "computed": t.computed,
+                    "sensitive": t.sensitive,
+                    "diagnostics": t.diagnostics,
+                    "create_secs": t.timing.create,
+                    "restore_secs": t.timing.restore,
+                    "timing_source": t.timing.source,
+                })
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        )?;
+        return Ok(());
+    }
+    let width = all.iter().map(|t| t.arm_type.len()).max().unwrap_or(4);
+    writeln!(out, "{:<width$}  TAGS  DATA  PRIVATE-LINK ZONE", "TYPE")?;
+    for t in all {
+        writeln!(
+            out,
+            "{:<width$}  {:<4}  {:<4}  {}",
+            t.arm_type,
+            if t.taggable { "yes" } else { "-" },
+            if t.stateful { "yes" } else { "-" },
+            t.private_link.map_or("-", |p| p.dns_zone)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The command line: parses arguments, calls the library, prints results and
+//! maps errors to exit codes.
+//!
+//! This is the only module that prints. Handlers return [`CliError`]; `run`
+//! renders it (with its cause chain) on stderr and turns it into the exit
+//! status: 0 success, 1 a failure the user can fix in their input or
+//! environment, 2 a usage error (clap's own code).
+
+mod args;
+mod commands;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+use crate::spec::{SpecError, SpecErrors};
+
+/// Everything a command can fail with, and the exit code each maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Invalid specs (already rendered by the handler when it printed them).
+    #[error("{0}")]
+    Spec(#[from] SpecErrors),
+    /// Some checks failed; the handler printed them.
+    #[error("{0}")]
+    Failed(String),
+    /// Writing output failed (e.g. a closed pipe).
+    #[error("cannot write output")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<SpecError> for CliError {
+    fn from(e: SpecError) -> Self {
+        CliError::Spec(e.into())
+    }
+}
+
+impl CliError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Spec(_) | CliError::Failed(_) | CliError::Output(_) => 1,
+        }
+    }
+}
+
+/// Runs statectl with these arguments (the first is the program name).
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match commands::dispatch(&cli, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = out.flush();
+            let mut err = std::io::stderr().lock();
+            match &e {
+                CliError::Spec(specs) => {
+                    let _ = writeln!(err, "{}", specs.render());
+                }
+                other => {
+                    let _ = writeln!(err, "error: {other}");
+                    let mut source = std::error::Error::source(other);
+                    while let Some(s) = source {
+                        let _ = writeln!(err, "  caused by: {s}");
+                        source = s.source();
+                    }
+                }
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,80 @@
+use std::collections::BTreeMap;
+
+use super::address::Address;
+use super::environment::Environment;
+use super::graph::{Graph, GraphError};
+use super::objectives::{CostItem, Objectives};
+use super::resource::Resource;
+
+/// The resolved desired state of one estate in one environment: every
+/// resource, and the dependency graph over them.
+///
+/// Invariant: the graph's nodes are exactly the resources' addresses and its
+/// edges exactly what each resource's references and `depends_on` imply; it
+/// is acyclic. [`Estate::new`] is the only constructor and establishes both,
+/// and the fields that could break it are private.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estate {
+    /// The estate name (its folder under `specs/`), e.g. `chatwoot`.
+    pub name: String,
+    /// The environment this estate was resolved for.
+    pub environment: Environment,
+    /// The estate's promises.
+    pub objectives: Objectives,
+    /// Monthly costs that are not resources.
+    pub cost_items: Vec<CostItem>,
+    resources: BTreeMap<Address, Resource>,
+    graph: Graph,
+}
+
+impl Estate {
+    /// Builds an estate, deriving and checking its dependency graph.
+    pub fn new(
+        name: String,
+        environment: Environment,
+        objectives: Objectives,
+        cost_items: Vec<CostItem>,
+        resources: BTreeMap<Address, Resource>,
+    ) -> Result<Self, GraphError> {
+        let deps = resources
+            .iter()
+            .map(|(a, r)| (a.clone(), r.dependencies()))
+            .collect();
+        let graph = Graph::new(deps)?;
+        Ok(Estate {
+            name,
+            environment,
+            objectives,
+            cost_items,
+            resources,
+            graph,
+        })
+    }
+
+    /// The resources, by address.
+    pub fn resources(&self) -> &BTreeMap<Address, Resource> {
+        &self.resources
+    }
+
+    /// One resource.
+    pub fn resource(&self, addr: &Address) -> Option<&Resource> {
+        self.resources.get(addr)
+    }
+
+    /// The dependency graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Resources of one ARM type, in address order.
+    pub fn of_type<'a>(&'a self, arm_type: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.resources
+            .values()
+            .filter(move |r| r.arm_type.eq_ignore_ascii_case(arm_type))
+    }
+
+    /// The stack name `<estate>/<env>` used in messages and store keys.
+    pub fn stack(&self) -> String {
+        format!("{}/{}", self.name, self.environment.name)
+    }
+}

@@ -1,0 +1,27 @@
+//! The plain data of statectl: addresses, values, resources, environments,
+//! objectives and estates.
+//!
+//! This module owns the types every other module speaks in, and the
+//! invariants that make them safe to pass around (an [`Address`] is always
+//! well-formed, an [`Estate`]'s graph is always acyclic and complete). It does
+//! no I/O and knows nothing of files, encodings, stores or clouds: the spec
+//! loader builds these types, the store encodes them, the planner compares
+//! them.
+
+mod address;
+mod environment;
+mod estate;
+mod graph;
+mod interval;
+mod objectives;
+mod resource;
+mod value;
+
+pub use address::{Address, AddressError, check_identifier, is_identifier};
+pub use environment::{Environment, MaintenanceWindow, Weekday, format_clock, parse_clock};
+pub use estate::Estate;
+pub use graph::{Graph, GraphError};
+pub use interval::{Interval, IntervalError};
+pub use objectives::{CostItem, Objectives};
+pub use resource::{Lifecycle, Resource};
+pub use value::{Reference, Segment, Value};
