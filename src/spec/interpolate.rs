@@ -2,7 +2,8 @@
 //!
 //! `${env.<field>}` reads the environment, `${var.<name>}` a variable,
 //! `${<module>.<resource>.<attribute>}` another resource (a dependency), and
-//! `$${` writes a literal `${`.
+//! `$$` writes a literal `$` (so `$${` writes a literal `${`). A `$` followed
+//! by anything else is literal too.
 
 use crate::model::{Address, Reference, check_identifier};
 
@@ -28,8 +29,8 @@ pub fn parse(s: &str) -> Result<Vec<Part>, String> {
     while let Some(i) = rest.find('$') {
         lit.push_str(&rest[..i]);
         let after = &rest[i..];
-        if let Some(tail) = after.strip_prefix("$${") {
-            lit.push_str("${");
+        if let Some(tail) = after.strip_prefix("$$") {
+            lit.push('$');
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let end = tail
@@ -83,9 +84,10 @@ fn is_key(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// Escapes literal text so [`parse`] reads it back unchanged.
+/// Escapes literal text so [`parse`] reads it back unchanged, even when a
+/// reference follows it.
 pub fn escape(s: &str) -> String {
-    s.replace("${", "$${")
+    s.replace('$', "$$")
 }
 
 #[cfg(test)]
@@ -95,14 +97,17 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        let parts = parse("${var.product}-${env.name}-${networking.vnet.id}/x$${y}$z").unwrap();
-        assert_eq!(parts.len(), 7);
+        let parts = parse("${var.product}-${env.name}-${networking.vnet.id}/x$${y}$z$$").unwrap();
+        assert_eq!(parts.len(), 6);
         assert_eq!(parts[0], Part::Var("product".into()));
         assert_eq!(parts[2], Part::Env("name".into()));
         assert!(
             matches!(&parts[4], Part::Ref(r) if r.address.to_string() == "networking.vnet" && r.attr == "id")
         );
-        assert_eq!(parts[5], Part::Lit("/x${y}$z".into()));
+        assert_eq!(parts[5], Part::Lit("/x${y}$z$".into()));
+        // A literal `$` right before a reference survives escaping.
+        let parts = parse("a$$${m.x.id}").unwrap();
+        assert_eq!(parts[0], Part::Lit("a$".into()));
         assert_eq!(parse("").unwrap(), vec![Part::Lit(String::new())]);
     }
 

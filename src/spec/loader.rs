@@ -552,19 +552,19 @@ fn interval(file: &SourceFile, v: &SValue<'_>, key: &str) -> Result<Interval, Sp
 fn literal(file: &SourceFile, v: &SValue<'_>, key: &str) -> Result<Value, SpecError> {
     Ok(match v.get_ref() {
         DeValue::String(s) => {
-            if s.contains("${") && !s.contains("$${") {
-                return Err(SpecError::at(
-                    K::Interpolation,
-                    file,
-                    &v.span(),
-                    key,
-                    format!("variables are literal values; `{key}` contains `${{`"),
-                )
-                .help(
-                    "interpolate where the variable is used, or write `$${` for a literal `${`",
-                ));
+            let parts = interpolate::parse(s)
+                .map_err(|m| SpecError::at(K::Interpolation, file, &v.span(), key, m))?;
+            let mut text = String::new();
+            for p in parts {
+                match p {
+                    Part::Lit(l) => text.push_str(&l),
+                    _ => {
+                        return Err(SpecError::at(K::Interpolation, file, &v.span(), key, format!("variables are literal values; `{key}` contains `${{`"))
+                            .help("interpolate where the variable is used, or write `$${` for a literal `${`"));
+                    }
+                }
             }
-            Value::String(s.to_string())
+            Value::String(text)
         }
         DeValue::Integer(_) => Value::Int(de_int(file, v, key)?),
         DeValue::Float(f) => Value::Float(float(file, v, key, f.as_str())?),
@@ -1553,7 +1553,7 @@ fn resolve_resource(
         }
         let prop_span = lookup(t, "properties").map_or(decl.key_span.clone(), |p| p.span());
         for p in rt.placement_properties() {
-            if !properties.contains_key(p) {
+            if !decl.property_keys.contains(p) {
                 let hint = match p {
                     "resource_group" => {
                         "add `resource_group = \"${<module>.<rg>.name}\"` to its properties"
