@@ -106,12 +106,26 @@ fn every_private_endpoint_depends_on_its_zones_link() {
                         panic!("{estate}/{env} {}: no private_dns_zone_ids", pe.address)
                     });
                 assert!(!zones.is_empty());
+                // The VNet the endpoint's subnet is in.
+                let subnet = reference_target(pe.property("subnet_id").unwrap()).unwrap();
+                let vnet =
+                    reference_target(e.resource(subnet).unwrap().property("parent").unwrap())
+                        .unwrap();
                 for z in zones {
                     let zone = reference_target(z).unwrap();
                     let link = e
                         .of_type("Microsoft.Network/privateDnsZones/virtualNetworkLinks")
-                        .find(|l| reference_target(l.property("parent").unwrap()) == Some(zone))
-                        .unwrap_or_else(|| panic!("{estate}/{env}: zone {zone} has no VNet link"));
+                        .find(|l| {
+                            reference_target(l.property("parent").unwrap()) == Some(zone)
+                                && reference_target(l.property("virtual_network_id").unwrap())
+                                    == Some(vnet)
+                        })
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "{estate}/{env}: zone {zone} has no link to {vnet}, the VNet of {}",
+                                pe.address
+                            )
+                        });
                     assert!(
                         e.graph().has_edge(&pe.address, &link.address),
                         "{estate}/{env}: {} must depend on {}",
