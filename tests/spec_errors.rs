@@ -2,6 +2,8 @@
 //! and asserts that `statectl validate` exits 1 and that stderr names the
 //! file, line and column, the key at fault, and how to fix it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod util;
 
 use util::{NET_SHOP, Project};

@@ -5,6 +5,8 @@
 //!   imply;
 //! - loading never panics, whatever the bytes in any spec file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod util;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,19 +9,29 @@
 //! them.
 
 mod address;
+mod digest;
 mod environment;
 mod estate;
 mod graph;
+mod history;
 mod interval;
 mod objectives;
+mod observed;
 mod resource;
+mod time;
 mod value;
 
 pub use address::{Address, AddressError, check_identifier, is_identifier};
+pub use digest::{Digest, DigestError};
 pub use environment::{Environment, MaintenanceWindow, Weekday, format_clock, parse_clock};
 pub use estate::Estate;
 pub use graph::{Graph, GraphError};
+pub use history::{
+    AuditEntry, Generation, GenerationKind, Outcome, Release, ReleaseEnv, Stack, StackNameError,
+};
 pub use interval::{Interval, IntervalError};
 pub use objectives::{CostItem, Objectives};
+pub use observed::{ObservedResource, Secret};
 pub use resource::{Lifecycle, Resource};
+pub use time::UtcTime;
 pub use value::{Reference, Segment, Value};

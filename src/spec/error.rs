@@ -32,12 +32,16 @@ pub enum SpecErrorKind {
 }
 
 /// One problem in a spec, with the file, line and column it is at, the key at
-/// fault, and what to do about it.
+/// fault, and what to do about it. Boxed, so results carrying it stay small.
 ///
 /// Invariant: `line` and `col` are 1-based and point into `file`
 /// (`line == 0` only for errors about a whole file or folder).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecError {
+pub struct SpecError(Box<Detail>);
+
+/// The fields of a [`SpecError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
     /// The class of problem.
     pub kind: SpecErrorKind,
     /// The file, as a path relative to the project root when possible.
@@ -68,7 +72,7 @@ impl SpecError {
         message: impl Into<String>,
     ) -> Self {
         let pos = file.position(span.start);
-        SpecError {
+        SpecError(Box::new(Detail {
             kind,
             file: file.path().to_path_buf(),
             line: pos.line,
@@ -78,7 +82,7 @@ impl SpecError {
             help: None,
             source_line: file.line_text(pos.line).to_string(),
             caret_len: file.caret_len(span),
-        }
+        }))
     }
 
     /// An error about a whole file or folder (no position).
@@ -87,7 +91,7 @@ impl SpecError {
         file: impl Into<PathBuf>,
         message: impl Into<String>,
     ) -> Self {
-        SpecError {
+        SpecError(Box::new(Detail {
             kind,
             file: file.into(),
             line: 0,
@@ -97,42 +101,48 @@ impl SpecError {
             help: None,
             source_line: String::new(),
             caret_len: 0,
-        }
+        }))
+    }
+
+    /// The fields.
+    pub fn detail(&self) -> &Detail {
+        &self.0
     }
 
     /// Adds the hint on how to fix it.
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
         self
     }
 
     /// The multi-line rendering with the source line and a caret, in the
     /// style of rustc: what the CLI prints.
     pub fn render(&self) -> String {
-        let mut out = format!("error: {}\n", self.message);
-        if self.line == 0 {
-            out.push_str(&format!("  --> {}\n", self.file.display()));
+        let d = &self.0;
+        let mut out = format!("error: {}\n", d.message);
+        if d.line == 0 {
+            out.push_str(&format!("  --> {}\n", d.file.display()));
         } else {
-            let gutter = self.line.to_string().len();
+            let gutter = d.line.to_string().len();
             let pad = " ".repeat(gutter);
             out.push_str(&format!(
                 "{pad}--> {}:{}:{}\n",
-                self.file.display(),
-                self.line,
-                self.col
+                d.file.display(),
+                d.line,
+                d.col
             ));
             out.push_str(&format!("{pad} |\n"));
-            out.push_str(&format!("{} | {}\n", self.line, self.source_line));
+            out.push_str(&format!("{} | {}\n", d.line, d.source_line));
             out.push_str(&format!(
                 "{pad} | {}{}\n",
-                " ".repeat(self.col.saturating_sub(1)),
-                "^".repeat(self.caret_len.max(1))
+                " ".repeat(d.col.saturating_sub(1)),
+                "^".repeat(d.caret_len.max(1))
             ));
         }
-        if !self.key.is_empty() {
-            out.push_str(&format!("  = key: {}\n", self.key));
+        if !d.key.is_empty() {
+            out.push_str(&format!("  = key: {}\n", d.key));
         }
-        if let Some(h) = &self.help {
+        if let Some(h) = &d.help {
             out.push_str(&format!("  = help: {h}\n"));
         }
         out
@@ -142,22 +152,23 @@ impl SpecError {
 /// One line: `file:line:col: message (key `k`)`.
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)?;
+        let d = &self.0;
+        if d.line == 0 {
+            write!(f, "{}: {}", d.file.display(), d.message)?;
         } else {
             write!(
                 f,
                 "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.col,
-                self.message
+                d.file.display(),
+                d.line,
+                d.col,
+                d.message
             )?;
         }
-        if !self.key.is_empty() {
-            write!(f, " (key `{}`)", self.key)?;
+        if !d.key.is_empty() {
+            write!(f, " (key `{}`)", d.key)?;
         }
-        if let Some(h) = &self.help {
+        if let Some(h) = &d.help {
             write!(f, "; {h}")?;
         }
         Ok(())
@@ -178,7 +189,7 @@ impl SpecErrors {
         if errors.is_empty() {
             return None;
         }
-        errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        errors.sort_by(|a, b| (&a.0.file, a.0.line, a.0.col).cmp(&(&b.0.file, b.0.line, b.0.col)));
         errors.dedup();
         Some(SpecErrors(errors))
     }

@@ -1210,9 +1210,7 @@ fn declare(
     errs: &mut Vec<SpecError>,
 ) -> Option<Decl> {
     let a = address.name();
-    let Some(t) = opt(as_table(file, value, a), errs) else {
-        return None;
-    };
+    let t = opt(as_table(file, value, a), errs)?;
     check_keys(file, t, a, RESOURCE_KEYS, errs);
     let rtype = match opt(req(file, t, &key_span, a, "type"), errs) {
         Some(tv) => match opt(as_str(file, tv, &join(a, "type")), errs) {

@@ -13,7 +13,7 @@ mod loader;
 mod source;
 mod writer;
 
-pub use error::{SpecError, SpecErrorKind, SpecErrors};
+pub use error::{Detail, SpecError, SpecErrorKind, SpecErrors};
 pub use loader::Loader;
 pub use source::{Position, SourceFile};
 pub use writer::{EstateDoc, write_project};

@@ -1,6 +1,6 @@
 //! Shared helpers for integration tests: temporary projects and a runner for
 //! the real `statectl` binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
