@@ -15,6 +15,10 @@
 //! - [`model`]: plain data and invariants; used by everyone, uses nothing.
 //! - [`catalog`]: per-resource-type facts; uses `model` only for values.
 //! - [`spec`]: files in, `model::Estate` out; uses `model` and `catalog`.
+//! - [`store`]: releases, generations, audit, journal, locks on redb; uses
+//!   `model`, `keys` and `clock`; bincode appears only in `store::codec`.
+//! - [`keys`]: AES-256-GCM data keys and key providers (local key file).
+//! - [`clock`]: the injectable clock (`STATECTL_NOW`).
 //! - [`cli`]: argument parsing, output and exit codes; the only module that
 //!   prints. Library modules return typed errors and never print.
 //!
@@ -27,6 +31,9 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod clock;
+pub mod keys;
 pub mod model;
 pub mod spec;
+pub mod store;
 mod util;

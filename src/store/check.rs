@@ -1,0 +1,180 @@
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::codec;
+use super::db::{ReadObjects, Store};
+use super::error::StoreError;
+use super::journal::JournalEntry;
+use super::locks::LockInfo;
+use super::object::{self, Object, Objects};
+use super::schema;
+use super::tree;
+use crate::model::{AuditEntry, Digest, Generation, Release};
+
+/// What `statectl store check` found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Whether the storage engine's own check (page checksums, allocator)
+    /// passed without repair.
+    pub engine_ok: bool,
+    /// Releases read.
+    pub releases: u64,
+    /// Generations read.
+    pub generations: u64,
+    /// Objects read and verified against their digests.
+    pub objects: u64,
+    /// Audit records read.
+    pub audit_entries: u64,
+    /// Journal entries read.
+    pub journal_entries: u64,
+    /// Every problem found, one line each; empty when the store is sound.
+    pub problems: Vec<String>,
+}
+
+impl Store {
+    /// Walks everything, like redb's `check_integrity()`: the engine check,
+    /// then every record of every table decoded, every object checked against
+    /// its digest, every tree of every release and generation walked to its
+    /// leaves, and the audit sequence checked for gaps.
+    pub fn check(&mut self) -> Result<CheckReport, StoreError> {
+        let mut report = CheckReport::default();
+        {
+            let db = Arc::get_mut(&mut self.db)
+                .ok_or_else(|| StoreError::Bug("store is shared while checking".into()))?;
+            report.engine_ok = match db.check_integrity() {
+                Ok(ok) => ok,
+                Err(e) => {
+                    report.problems.push(format!("storage engine: {e}"));
+                    false
+                }
+            };
+        }
+        if !report.engine_ok && report.problems.is_empty() {
+            report
+                .problems
+                .push("storage engine: the file needed repair (it was repaired)".into());
+        }
+        let txn = self.db.begin_read()?;
+        let objs = ReadObjects::open(&txn)?;
+        let mut problems = Vec::new();
+
+        // Every object: digest and decoding.
+        let mut all_objects = BTreeSet::new();
+        for row in objs.table.iter()? {
+            let (k, v) = row?;
+            report.objects += 1;
+            let key = k.value();
+            let Ok(arr) = <[u8; 32]>::try_from(key) else {
+                problems.push(format!(
+                    "objects: key of {} bytes is not a digest",
+                    key.len()
+                ));
+                continue;
+            };
+            let d = Digest(arr);
+            all_objects.insert(d);
+            if Digest::of(v.value()) != d {
+                problems.push(format!(
+                    "objects/{}: content does not match its digest",
+                    d.short()
+                ));
+                continue;
+            }
+            if let Err(e) = codec::decode::<Object>(v.value()) {
+                problems.push(format!("objects/{}: {e}", d.short()));
+            }
+        }
+
+        let walk = |what: &str, root: &Digest, problems: &mut Vec<String>| {
+            let mut leaves = Vec::new();
+            let r = tree::walk_nodes(&objs, root, &mut |_, n| {
+                if let tree::Node::Leaf(entries) = n {
+                    leaves.extend(entries.iter().map(|(a, d)| (a.clone(), *d)));
+                }
+            });
+            if let Err(e) = r {
+                problems.push(format!("{what}: {e}"));
+                return;
+            }
+            for (a, d) in leaves {
+                if let Err(e) = object::get(&objs as &dyn Objects, &d, &a.to_string()) {
+                    problems.push(format!("{what} {a}: {e}"));
+                }
+            }
+        };
+
+        let releases = txn.open_table(schema::RELEASES)?;
+        for row in releases.iter()? {
+            let (k, v) = row?;
+            let (e, ver) = k.value();
+            report.releases += 1;
+            match codec::decode::<Release>(v.value()) {
+                Ok(r) => {
+                    for (env, re) in &r.environments {
+                        let what = format!("release {e} v{ver} env {env}");
+                        if let Err(err) = object::get(&objs as &dyn Objects, &re.header, &what) {
+                            problems.push(format!("{what} header: {err}"));
+                        }
+                        walk(&what, &re.root, &mut problems);
+                    }
+                }
+                Err(err) => problems.push(format!("releases/{e}/{ver}: {err}")),
+            }
+        }
+
+        let gens = txn.open_table(schema::GENERATIONS)?;
+        for row in gens.iter()? {
+            let (k, v) = row?;
+            let (s, n) = k.value();
+            report.generations += 1;
+            match codec::decode::<Generation>(v.value()) {
+                Ok(g) => {
+                    walk(&format!("generation {s}#{n}"), &g.root, &mut problems);
+                    if let Err(err) = tree::walk_nodes(&objs, &g.applied, &mut |_, _| {}) {
+                        problems.push(format!("generation {s}#{n} applied tree: {err}"));
+                    }
+                }
+                Err(err) => problems.push(format!("generations/{s}#{n}: {err}")),
+            }
+        }
+
+        let audit = txn.open_table(schema::AUDIT)?;
+        let mut expect = 1;
+        for row in audit.iter()? {
+            let (k, v) = row?;
+            report.audit_entries += 1;
+            if k.value() != expect {
+                problems.push(format!(
+                    "audit: sequence jumps from {} to {}",
+                    expect - 1,
+                    k.value()
+                ));
+            }
+            expect = k.value() + 1;
+            if let Err(e) = codec::decode::<AuditEntry>(v.value()) {
+                problems.push(format!("audit/{}: {e}", k.value()));
+            }
+        }
+
+        let journal = txn.open_table(schema::JOURNAL)?;
+        for row in journal.iter()? {
+            let (k, v) = row?;
+            report.journal_entries += 1;
+            if let Err(e) = codec::decode::<JournalEntry>(v.value()) {
+                let (s, n) = k.value();
+                problems.push(format!("journal/{s}#{n}: {e}"));
+            }
+        }
+        let locks = txn.open_table(schema::LOCKS)?;
+        for row in locks.iter()? {
+            let (k, v) = row?;
+            if let Err(e) = codec::decode::<LockInfo>(v.value()) {
+                problems.push(format!("locks/{}: {e}", k.value()));
+            }
+        }
+        report.problems.extend(problems);
+        Ok(report)
+    }
+}

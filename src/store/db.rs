@@ -1,0 +1,379 @@
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use redb::{
+    ConcurrencyMode, Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+};
+
+use super::error::StoreError;
+use super::object::Objects;
+use super::schema::{self, SCHEMA_VERSION};
+use crate::clock::Clock;
+use crate::keys::{KeyProvider, LocalKeyFile};
+use crate::model::Digest;
+
+/// The file name of the database inside a state directory.
+pub const DB_FILE: &str = "state.redb";
+
+/// Who is acting, for audit records and generations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `user@host`, or a CI identity.
+    pub name: String,
+    /// How: the statectl version and the command line.
+    pub how: String,
+}
+
+impl Actor {
+    /// The actor of this process: a CI identity when one is set (GitHub
+    /// Actions, Azure DevOps), else `user@host`; `how` is the version and
+    /// command line.
+    pub fn from_env(command: &str) -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let name =
+            if let (Some(actor), Some(repo)) = (env("GITHUB_ACTOR"), env("GITHUB_REPOSITORY")) {
+                format!("github:{repo}@{actor}")
+            } else if let Some(who) =
+                env("BUILD_REQUESTEDFOREMAIL").or_else(|| env("BUILD_REQUESTEDFOR"))
+            {
+                format!("azure-devops:{who}")
+            } else {
+                let user = env("USER")
+                    .or_else(|| env("USERNAME"))
+                    .unwrap_or_else(|| "unknown".into());
+                format!("{user}@{}", hostname())
+            };
+        Actor {
+            name,
+            how: format!("statectl {} {command}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// The clock for every timestamp the store writes.
+    pub clock: Arc<dyn Clock>,
+    /// The key file that wraps the data key for sensitive values; default
+    /// `<state dir>/local.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("key_file", &self.key_file)
+            .finish()
+    }
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            clock: Arc::new(crate::clock::SystemClock),
+            key_file: None,
+        }
+    }
+}
+
+/// The state store: one redb database per state directory holding releases,
+/// observed generations, the audit log, the journal and lock records.
+///
+/// Invariants: every change is one redb write transaction (committed with
+/// immediate durability and quick repair), so a crash leaves either all of a
+/// change or none of it; the database is opened in redb's multi-writer mode,
+/// so other processes can read (and take their own stack locks) while an
+/// apply runs; every record read back is checked by the codec.
+pub struct Store {
+    pub(crate) db: Arc<Database>,
+    pub(crate) dir: PathBuf,
+    pub(crate) path: PathBuf,
+    pub(crate) clock: Arc<dyn Clock>,
+    key_file: PathBuf,
+    provider: OnceLock<Arc<LocalKeyFile>>,
+    key_cache: super::generations::KeyCache,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating the directory and the database if
+    /// they do not exist.
+    pub fn open(dir: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            action: "cannot create state directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Self::open_file(dir, opts, true)
+    }
+
+    /// Opens the store in `dir`; fails with [`StoreError::Missing`] if there
+    /// is none (for commands that only read).
+    pub fn open_existing(dir: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        if !dir.join(DB_FILE).is_file() {
+            return Err(StoreError::Missing(dir.to_path_buf()));
+        }
+        Self::open_file(dir, opts, false)
+    }
+
+    fn open_file(dir: &Path, opts: StoreOptions, create: bool) -> Result<Store, StoreError> {
+        let path = dir.join(DB_FILE);
+        let open = || {
+            let mut b = Database::builder();
+            b.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+            b.set_cache_size(64 * 1024 * 1024);
+            if create {
+                b.create(&path)
+            } else {
+                b.open(&path)
+            }
+        };
+        // redb documents that a plain open of a file altered behind its back
+        // may panic; a damaged file must be an error, not a crash.
+        let db = match catch_unwind(AssertUnwindSafe(open)) {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => {
+                return Err(StoreError::Open {
+                    path,
+                    message: format!(
+                        "{e}; if the file is damaged, run `statectl store check` or restore it with `statectl mirror restore`"
+                    ),
+                });
+            }
+            Err(_) => {
+                return Err(StoreError::Open {
+                    path,
+                    message: "the database file is corrupted (the storage engine failed while reading it); restore it with `statectl mirror restore` or from a backup".into(),
+                });
+            }
+        };
+        let key_file = opts
+            .key_file
+            .clone()
+            .unwrap_or_else(|| dir.join("local.key"));
+        let store = Store {
+            db: Arc::new(db),
+            dir: dir.to_path_buf(),
+            path,
+            clock: opts.clock,
+            key_file,
+            provider: OnceLock::new(),
+            key_cache: Default::default(),
+        };
+        store.ensure_schema()?;
+        Ok(store)
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The store's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn ensure_schema(&self) -> Result<(), StoreError> {
+        let found = self.read(|r| match r.open_table(schema::META) {
+            Ok(t) => Ok(t.get(schema::META_SCHEMA)?.map(|g| g.value().to_vec())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        })?;
+        let version = match found {
+            Some(bytes) => {
+                let arr: [u8; 4] =
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt {
+                            table: "meta",
+                            key: schema::META_SCHEMA.into(),
+                            source: super::codec::CodecError::Truncated(bytes.len()),
+                        })?;
+                Some(u32::from_le_bytes(arr))
+            }
+            None => None,
+        };
+        match version {
+            Some(v) if v == SCHEMA_VERSION => Ok(()),
+            Some(v) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            }),
+            other => self.write(|w| {
+                // Re-read inside the write transaction: another process may
+                // have initialized or migrated the store meanwhile.
+                let mut meta = w.open_table(schema::META)?;
+                let now = meta
+                    .get(schema::META_SCHEMA)?
+                    .and_then(|g| g.value().try_into().ok().map(u32::from_le_bytes));
+                let from = now.or(other).unwrap_or(0);
+                if from < SCHEMA_VERSION {
+                    migrate(w, from)?;
+                    meta.insert(schema::META_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+                }
+                Ok(())
+            }),
+        }
+    }
+
+    /// Runs `f` in one write transaction and commits it; on error nothing is
+    /// written.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_quick_repair(true);
+        let out = f(&txn)?;
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot).
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_read()?;
+        f(&txn)
+    }
+
+    /// The key provider that wraps the sensitive-value data key (the local
+    /// key file, created on first use).
+    pub(crate) fn provider(&self) -> Result<Arc<LocalKeyFile>, StoreError> {
+        if let Some(p) = self.provider.get() {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(LocalKeyFile::open_or_create(&self.key_file)?);
+        Ok(self.provider.get_or_init(|| p).clone())
+    }
+
+    pub(crate) fn key_cache(&self) -> &super::generations::KeyCache {
+        &self.key_cache
+    }
+
+    /// Describes the key provider (for `statectl store info`).
+    pub fn key_description(&self) -> Result<String, StoreError> {
+        Ok(self.provider()?.describe())
+    }
+
+    /// Compacts the database file (redb files only grow otherwise). Needs
+    /// exclusive use of this handle.
+    pub fn compact(&mut self) -> Result<bool, StoreError> {
+        let db = Arc::get_mut(&mut self.db)
+            .ok_or_else(|| StoreError::Bug("store is shared while compacting".into()))?;
+        Ok(db.compact()?)
+    }
+
+    /// Size of the database file in bytes.
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// Creates every table (new store) or brings an older schema forward. Runs
+/// inside the caller's write transaction, so a failed migration changes
+/// nothing.
+fn migrate(w: &WriteTransaction, from: u32) -> Result<(), StoreError> {
+    // Version 0 is a store without a schema record (a pre-release build);
+    // version 1 adds no table beyond creating them all.
+    if from < 1 {
+        w.open_table(schema::OBJECTS)?;
+        w.open_table(schema::RELEASES)?;
+        w.open_table(schema::GENERATIONS)?;
+        w.open_table(schema::AUDIT)?;
+        w.open_table(schema::JOURNAL)?;
+        w.open_table(schema::LOCKS)?;
+        w.open_table(schema::BACKUPS)?;
+    }
+    Ok(())
+}
+
+/// Object access inside a write transaction.
+pub(crate) struct WriteObjects<'t> {
+    pub(crate) table: redb::Table<'t, &'static [u8], &'static [u8]>,
+}
+
+impl<'t> WriteObjects<'t> {
+    pub(crate) fn open(w: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(WriteObjects {
+            table: w.open_table(schema::OBJECTS)?,
+        })
+    }
+}
+
+impl Objects for WriteObjects<'_> {
+    fn get_raw(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .table
+            .get(digest.0.as_slice())?
+            .map(|g| g.value().to_vec()))
+    }
+    fn put_raw(&mut self, digest: Digest, bytes: &[u8]) -> Result<(), StoreError> {
+        if self.table.get(digest.0.as_slice())?.is_none() {
+            self.table.insert(digest.0.as_slice(), bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// Object access inside a read transaction.
+pub(crate) struct ReadObjects {
+    pub(crate) table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl ReadObjects {
+    pub(crate) fn open(r: &ReadTransaction) -> Result<Self, StoreError> {
+        Ok(ReadObjects {
+            table: r.open_table(schema::OBJECTS)?,
+        })
+    }
+}
+
+impl Objects for ReadObjects {
+    fn get_raw(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .table
+            .get(digest.0.as_slice())?
+            .map(|g| g.value().to_vec()))
+    }
+    fn put_raw(&mut self, _digest: Digest, _bytes: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError::Bug(
+            "write attempted in a read transaction".into(),
+        ))
+    }
+}

@@ -1,0 +1,677 @@
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::audit::{self, AuditEvent};
+use super::codec;
+use super::db::{Actor, ReadObjects, Store, WriteObjects};
+use super::error::StoreError;
+use super::journal::{self, JournalState};
+use super::object::{self, Object};
+use super::schema;
+use super::tree;
+use crate::keys::{DataKey, KeyProvider, WrappedKey};
+use crate::model::{
+    Address, Digest, Generation, GenerationKind, ObservedResource, Outcome, Secret, Stack, UtcTime,
+};
+
+/// What a new generation is for.
+#[derive(Debug, Clone)]
+pub struct NewGeneration {
+    /// Why it exists.
+    pub kind: GenerationKind,
+    /// The release being applied, if any.
+    pub release: Option<String>,
+    /// The plan applied, if any.
+    pub plan_hash: Option<Digest>,
+    /// Why, when given.
+    pub reason: Option<String>,
+}
+
+/// One change to observed state.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// The provider now holds this resource; `applied` is the digest of the
+    /// desired resource it was applied from (none for imports and refreshes).
+    Put {
+        /// What the provider reported (plain secrets are sealed on write).
+        observed: Box<ObservedResource>,
+        /// The desired resource's digest, when applied from a release.
+        applied: Option<Digest>,
+    },
+    /// The provider no longer holds this resource.
+    Remove(Address),
+}
+
+fn gen_key(stack: &Stack) -> String {
+    stack.key()
+}
+
+fn decode_gen(stack: &str, n: u64, bytes: &[u8]) -> Result<Generation, StoreError> {
+    codec::decode(bytes).map_err(|source| StoreError::Corrupt {
+        table: "generations",
+        key: format!("{stack}#{n}"),
+        source,
+    })
+}
+
+pub(crate) fn put_gen(w: &WriteTransaction, g: &Generation) -> Result<(), StoreError> {
+    let bytes = codec::encode(g).map_err(|source| StoreError::Encode {
+        what: "generation",
+        source,
+    })?;
+    let key = g.stack.key();
+    w.open_table(schema::GENERATIONS)?
+        .insert((key.as_str(), g.number), bytes.as_slice())?;
+    Ok(())
+}
+
+fn latest_in(w: &WriteTransaction, stack: &Stack) -> Result<Option<Generation>, StoreError> {
+    let t = w.open_table(schema::GENERATIONS)?;
+    let key = gen_key(stack);
+    let last = t
+        .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
+        .next_back();
+    match last {
+        Some(row) => {
+            let (k, v) = row?;
+            Ok(Some(decode_gen(&key, k.value().1, v.value())?))
+        }
+        None => Ok(None),
+    }
+}
+
+fn get_in(w: &WriteTransaction, stack: &Stack, n: u64) -> Result<Option<Generation>, StoreError> {
+    let t = w.open_table(schema::GENERATIONS)?;
+    let key = gen_key(stack);
+    t.get((key.as_str(), n))?
+        .map(|g| decode_gen(&key, n, g.value()))
+        .transpose()
+}
+
+fn sensitive_aad(stack: &Stack, addr: &Address, attr: &str) -> String {
+    format!("statectl/sensitive/v1/{stack}/{addr}/{attr}")
+}
+
+/// The data key that seals sensitive values, cached after first use.
+#[derive(Default)]
+pub(crate) struct KeyCache(pub(crate) Mutex<Option<DataKey>>);
+
+impl Store {
+    fn data_key_in(&self, w: &WriteTransaction) -> Result<DataKey, StoreError> {
+        if let Some(k) = self
+            .key_cache()
+            .0
+            .lock()
+            .map_err(|_| StoreError::Bug("key cache poisoned".into()))?
+            .clone()
+        {
+            return Ok(k);
+        }
+        let provider = self.provider()?;
+        let mut meta = w.open_table(schema::META)?;
+        let existing = meta.get(schema::META_DATA_KEY)?.map(|g| g.value().to_vec());
+        let key = match existing {
+            Some(bytes) => {
+                let wrapped: WrappedKey =
+                    codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
+                        table: "meta",
+                        key: schema::META_DATA_KEY.into(),
+                        source,
+                    })?;
+                provider.unwrap(&wrapped)?
+            }
+            None => {
+                let key = DataKey::generate()?;
+                let wrapped = provider.wrap(&key)?;
+                let bytes = codec::encode(&wrapped).map_err(|source| StoreError::Encode {
+                    what: "wrapped key",
+                    source,
+                })?;
+                meta.insert(schema::META_DATA_KEY, bytes.as_slice())?;
+                key
+            }
+        };
+        *self
+            .key_cache()
+            .0
+            .lock()
+            .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
+        Ok(key)
+    }
+
+    fn data_key_read(&self) -> Result<DataKey, StoreError> {
+        if let Some(k) = self
+            .key_cache()
+            .0
+            .lock()
+            .map_err(|_| StoreError::Bug("key cache poisoned".into()))?
+            .clone()
+        {
+            return Ok(k);
+        }
+        let bytes = self.read(|r| {
+            let meta = r.open_table(schema::META)?;
+            Ok(meta.get(schema::META_DATA_KEY)?.map(|g| g.value().to_vec()))
+        })?;
+        let Some(bytes) = bytes else {
+            return Err(StoreError::Bug(
+                "a sealed value exists but the store has no data key".into(),
+            ));
+        };
+        let wrapped: WrappedKey = codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
+            table: "meta",
+            key: schema::META_DATA_KEY.into(),
+            source,
+        })?;
+        let key = self.provider()?.unwrap(&wrapped)?;
+        *self
+            .key_cache()
+            .0
+            .lock()
+            .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
+        Ok(key)
+    }
+
+    fn seal(
+        &self,
+        w: &WriteTransaction,
+        stack: &Stack,
+        obs: &mut ObservedResource,
+    ) -> Result<(), StoreError> {
+        let plain: Vec<String> = obs
+            .sensitive
+            .iter()
+            .filter(|(_, s)| matches!(s, Secret::Plain(_)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if plain.is_empty() {
+            return Ok(());
+        }
+        let key = self.data_key_in(w)?;
+        for attr in plain {
+            if let Some(Secret::Plain(text)) = obs.sensitive.get(&attr) {
+                let sealed = key.seal(
+                    text.as_bytes(),
+                    sensitive_aad(stack, &obs.address, &attr).as_bytes(),
+                )?;
+                obs.sensitive.insert(attr, Secret::Sealed(sealed));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decrypts the sealed secrets of an observed resource read from `stack`
+    /// (for `--show-sensitive`).
+    pub fn unseal(&self, stack: &Stack, obs: &mut ObservedResource) -> Result<(), StoreError> {
+        let sealed: Vec<String> = obs
+            .sensitive
+            .iter()
+            .filter(|(_, s)| matches!(s, Secret::Sealed(_)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if sealed.is_empty() {
+            return Ok(());
+        }
+        let key = self.data_key_read()?;
+        for attr in sealed {
+            if let Some(Secret::Sealed(bytes)) = obs.sensitive.get(&attr) {
+                let what = format!("sensitive attribute {}.{attr}", obs.address);
+                let plain = key.open(
+                    bytes,
+                    sensitive_aad(stack, &obs.address, &attr).as_bytes(),
+                    &what,
+                )?;
+                let text = String::from_utf8(plain)
+                    .map_err(|_| StoreError::Bug(format!("{what} is not UTF-8")))?;
+                obs.sensitive.insert(attr, Secret::Plain(text));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies changes to generation `g` inside a write transaction.
+    fn apply_changes(
+        &self,
+        w: &WriteTransaction,
+        g: &mut Generation,
+        changes: Vec<Change>,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut observed_changes: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
+        let mut applied_changes: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
+        let mut sealed = Vec::with_capacity(changes.len());
+        for c in changes {
+            match c {
+                Change::Put {
+                    mut observed,
+                    applied,
+                } => {
+                    self.seal(w, &g.stack, &mut observed)?;
+                    sealed.push((*observed, applied));
+                }
+                Change::Remove(a) => {
+                    observed_changes.insert(a.clone(), None);
+                    applied_changes.insert(a, None);
+                }
+            }
+        }
+        let mut objs = WriteObjects::open(w)?;
+        for (observed, applied) in sealed {
+            let d = object::put(&mut objs, &Object::Observed(observed.clone()))?;
+            observed_changes.insert(observed.address.clone(), Some(d));
+            applied_changes.insert(observed.address, applied);
+        }
+        g.root = tree::update(&mut objs, &g.root, &observed_changes)?;
+        g.applied = tree::update(&mut objs, &g.applied, &applied_changes)?;
+        g.resource_count = tree::count(&objs, &g.root)?;
+        Ok(())
+    }
+
+    /// Starts generation `latest + 1` of `stack` (state carried over from the
+    /// latest), marked in progress. Refused while the latest is still in
+    /// progress: that apply must be resumed or finished first.
+    pub fn begin_generation(
+        &self,
+        stack: &Stack,
+        new: NewGeneration,
+        actor: &Actor,
+    ) -> Result<Generation, StoreError> {
+        let now = self.clock.now();
+        self.write(|w| self.begin_in(w, stack, new, actor, now))
+    }
+
+    fn begin_in(
+        &self,
+        w: &WriteTransaction,
+        stack: &Stack,
+        new: NewGeneration,
+        actor: &Actor,
+        now: UtcTime,
+    ) -> Result<Generation, StoreError> {
+        let latest = latest_in(w, stack)?;
+        if let Some(l) = &latest
+            && l.outcome == Outcome::InProgress
+        {
+            return Err(StoreError::GenerationState {
+                stack: stack.to_string(),
+                number: l.number,
+                state: "still in progress".into(),
+                hint: format!(
+                    "resume it with `statectl apply --estate {} --env {} --resume`",
+                    stack.estate, stack.env
+                ),
+            });
+        }
+        let (root, applied, count) = match &latest {
+            Some(l) => (l.root, l.applied, l.resource_count),
+            None => {
+                let mut objs = WriteObjects::open(w)?;
+                let e = tree::empty(&mut objs)?;
+                (e, e, 0)
+            }
+        };
+        let g = Generation {
+            stack: stack.clone(),
+            number: latest.map_or(1, |l| l.number + 1),
+            kind: new.kind,
+            release: new.release,
+            plan_hash: new.plan_hash,
+            actor: actor.name.clone(),
+            reason: new.reason,
+            started_at: now,
+            ended_at: now,
+            outcome: Outcome::InProgress,
+            summary: Vec::new(),
+            root,
+            applied,
+            resource_count: count,
+        };
+        put_gen(w, &g)?;
+        Ok(g)
+    }
+
+    /// Records changes to the in-progress generation `number`, and resolves
+    /// journal entries, in one transaction: an operation's result and the
+    /// end of its journal entry commit together.
+    pub fn record(
+        &self,
+        stack: &Stack,
+        number: u64,
+        changes: Vec<Change>,
+        resolve: &[(u64, JournalState, Option<String>)],
+    ) -> Result<Generation, StoreError> {
+        let now = self.clock.now();
+        self.write(|w| {
+            let mut g = self.in_progress(w, stack, number)?;
+            self.apply_changes(w, &mut g, changes)?;
+            for (seq, state, detail) in resolve {
+                journal::resolve_in(w, stack, *seq, *state, detail.clone(), now)?;
+            }
+            put_gen(w, &g)?;
+            Ok(g)
+        })
+    }
+
+    fn in_progress(
+        &self,
+        w: &WriteTransaction,
+        stack: &Stack,
+        number: u64,
+    ) -> Result<Generation, StoreError> {
+        let g = get_in(w, stack, number)?.ok_or(StoreError::UnknownGeneration {
+            stack: stack.to_string(),
+            number,
+            latest: latest_in(w, stack)?.map(|l| l.number),
+        })?;
+        if g.outcome != Outcome::InProgress {
+            return Err(StoreError::GenerationState {
+                stack: stack.to_string(),
+                number,
+                state: format!("already {}", g.outcome),
+                hint: "start a new apply".into(),
+            });
+        }
+        Ok(g)
+    }
+
+    /// Ends the in-progress generation `number` with its outcome and
+    /// summary, and audits it.
+    pub fn finish_generation(
+        &self,
+        stack: &Stack,
+        number: u64,
+        outcome: Outcome,
+        summary: Vec<String>,
+        actor: &Actor,
+        region: Option<String>,
+    ) -> Result<Generation, StoreError> {
+        let now = self.clock.now();
+        self.write(|w| {
+            let mut g = self.in_progress(w, stack, number)?;
+            self.finish_in(w, &mut g, outcome, summary, actor, region, now)?;
+            Ok(g)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_in(
+        &self,
+        w: &WriteTransaction,
+        g: &mut Generation,
+        outcome: Outcome,
+        summary: Vec<String>,
+        actor: &Actor,
+        region: Option<String>,
+        now: UtcTime,
+    ) -> Result<(), StoreError> {
+        g.outcome = outcome;
+        g.summary = summary;
+        g.ended_at = now;
+        put_gen(w, g)?;
+        audit::append(
+            w,
+            now,
+            actor,
+            AuditEvent {
+                action: g.kind.to_string(),
+                target: g.stack.key(),
+                region,
+                reason: g.reason.clone(),
+                details: format!(
+                    "generation {} {}{} ({} resources)",
+                    g.number,
+                    g.outcome,
+                    g.release
+                        .as_deref()
+                        .map(|r| format!(" release v{r}"))
+                        .unwrap_or_default(),
+                    g.resource_count
+                ),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Begins, records and finishes a generation in one transaction.
+    pub fn commit_generation(
+        &self,
+        stack: &Stack,
+        new: NewGeneration,
+        changes: Vec<Change>,
+        outcome: Outcome,
+        actor: &Actor,
+    ) -> Result<Generation, StoreError> {
+        let now = self.clock.now();
+        self.write(|w| {
+            let mut g = self.begin_in(w, stack, new, actor, now)?;
+            self.apply_changes(w, &mut g, changes)?;
+            self.finish_in(w, &mut g, outcome, Vec::new(), actor, None, now)?;
+            Ok(g)
+        })
+    }
+
+    /// Writes a generation whose metadata is given whole (`state push`): its
+    /// number must be above the latest unless `force`, in which case it
+    /// becomes `latest + 1`.
+    pub fn import_generation(
+        &self,
+        template: Generation,
+        resources: Vec<ObservedResource>,
+        force: bool,
+        actor: &Actor,
+    ) -> Result<Generation, StoreError> {
+        let now = self.clock.now();
+        let stack = template.stack.clone();
+        self.write(|w| {
+            let latest = latest_in(w, &stack)?;
+            let mut g = template.clone();
+            if let Some(l) = &latest
+                && l.number >= g.number
+            {
+                if !force {
+                    return Err(StoreError::PushWouldOverwrite {
+                        stack: stack.to_string(),
+                        latest: l.number,
+                        file: g.number,
+                    });
+                }
+                g.number = l.number + 1;
+            }
+            let mut objs = WriteObjects::open(w)?;
+            let empty = tree::empty(&mut objs)?;
+            drop(objs);
+            g.root = empty;
+            g.applied = empty;
+            g.resource_count = 0;
+            let changes = resources
+                .into_iter()
+                .map(|observed| Change::Put {
+                    observed: Box::new(observed),
+                    applied: None,
+                })
+                .collect();
+            self.apply_changes(w, &mut g, changes)?;
+            put_gen(w, &g)?;
+            audit::append(
+                w,
+                now,
+                actor,
+                AuditEvent {
+                    action: "state.push".into(),
+                    target: stack.key(),
+                    details: format!(
+                        "generation {} ({} resources){}",
+                        g.number,
+                        g.resource_count,
+                        if force { " forced" } else { "" }
+                    ),
+                    ..AuditEvent::default()
+                },
+            )?;
+            Ok(g)
+        })
+    }
+
+    /// Every generation of `stack`, oldest first.
+    pub fn generations(&self, stack: &Stack) -> Result<Vec<Generation>, StoreError> {
+        let key = gen_key(stack);
+        self.read(|r| {
+            let t = r.open_table(schema::GENERATIONS)?;
+            let mut out = Vec::new();
+            for row in t.range((key.as_str(), 0)..=(key.as_str(), u64::MAX))? {
+                let (k, v) = row?;
+                out.push(decode_gen(&key, k.value().1, v.value())?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The latest generation of `stack`, if any.
+    pub fn latest_generation(&self, stack: &Stack) -> Result<Option<Generation>, StoreError> {
+        let key = gen_key(stack);
+        self.read(|r| {
+            let t = r.open_table(schema::GENERATIONS)?;
+            let last = t
+                .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
+                .next_back();
+            match last {
+                Some(row) => {
+                    let (k, v) = row?;
+                    Ok(Some(decode_gen(&key, k.value().1, v.value())?))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Generation `number` of `stack`.
+    pub fn generation(&self, stack: &Stack, number: u64) -> Result<Generation, StoreError> {
+        let key = gen_key(stack);
+        let g = self.read(|r| {
+            let t = r.open_table(schema::GENERATIONS)?;
+            t.get((key.as_str(), number))?
+                .map(|g| decode_gen(&key, number, g.value()))
+                .transpose()
+        })?;
+        match g {
+            Some(g) => Ok(g),
+            None => Err(StoreError::UnknownGeneration {
+                stack: stack.to_string(),
+                number,
+                latest: self.latest_generation(stack)?.map(|l| l.number),
+            }),
+        }
+    }
+
+    /// Every stack that has a generation.
+    pub fn stacks(&self) -> Result<Vec<Stack>, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(schema::GENERATIONS)?;
+            let mut out: Vec<Stack> = Vec::new();
+            for row in t.iter()? {
+                let (k, _) = row?;
+                let key = k.value().0;
+                if out.last().is_some_and(|s| s.key() == key) {
+                    continue;
+                }
+                if let Some((e, v)) = key.split_once('/')
+                    && let Ok(s) = Stack::new(e, v)
+                {
+                    out.push(s);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The observed resources of a generation (secrets stay sealed).
+    pub fn observed(
+        &self,
+        g: &Generation,
+    ) -> Result<BTreeMap<Address, ObservedResource>, StoreError> {
+        self.read(|r| {
+            let objs = ReadObjects::open(r)?;
+            let mut out = BTreeMap::new();
+            for (addr, d) in tree::entries(&objs, &g.root)? {
+                match object::get(
+                    &objs,
+                    &d,
+                    &format!("{addr} in generation {} of {}", g.number, g.stack),
+                )? {
+                    Object::Observed(o) => {
+                        out.insert(addr, o);
+                    }
+                    _ => {
+                        return Err(StoreError::Bug(format!(
+                            "object {} is not an observed resource",
+                            d.short()
+                        )));
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// One observed resource of a generation.
+    pub fn observed_resource(
+        &self,
+        g: &Generation,
+        addr: &Address,
+    ) -> Result<ObservedResource, StoreError> {
+        self.read(|r| {
+            let objs = ReadObjects::open(r)?;
+            let d = tree::get(&objs, &g.root, addr)?.ok_or_else(|| StoreError::UnknownAddress {
+                stack: g.stack.to_string(),
+                generation: g.number,
+                address: addr.to_string(),
+            })?;
+            match object::get(&objs, &d, &format!("{addr} in generation {}", g.number))? {
+                Object::Observed(o) => Ok(o),
+                _ => Err(StoreError::Bug(format!(
+                    "object {} is not an observed resource",
+                    d.short()
+                ))),
+            }
+        })
+    }
+
+    /// The addresses of a generation.
+    pub fn addresses(&self, g: &Generation) -> Result<Vec<Address>, StoreError> {
+        self.read(|r| {
+            Ok(tree::entries(&ReadObjects::open(r)?, &g.root)?
+                .into_keys()
+                .collect())
+        })
+    }
+
+    /// The applied tree of a generation: address -> digest of the desired
+    /// resource it was applied from.
+    pub fn applied(&self, g: &Generation) -> Result<BTreeMap<Address, Digest>, StoreError> {
+        self.read(|r| tree::entries(&ReadObjects::open(r)?, &g.applied))
+    }
+
+    /// Addresses whose applied digest differs between a release environment
+    /// root and a generation's applied tree; equal subtrees are skipped, so a
+    /// no-op comparison costs O(1).
+    pub fn applied_diff(
+        &self,
+        release_root: &Digest,
+        g: Option<&Generation>,
+    ) -> Result<Vec<tree::DiffEntry>, StoreError> {
+        self.read(|r| {
+            let objs = ReadObjects::open(r)?;
+            match g {
+                Some(g) => tree::diff(&objs, release_root, &g.applied),
+                None => Ok(tree::entries(&objs, release_root)?
+                    .into_iter()
+                    .map(|(a, d)| (a, Some(d), None))
+                    .collect()),
+            }
+        })
+    }
+}

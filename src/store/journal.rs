@@ -1,0 +1,165 @@
+use redb::{ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::codec;
+use super::db::Store;
+use super::error::StoreError;
+use super::schema;
+use crate::model::{Address, Stack, UtcTime};
+
+/// Where an in-flight provider operation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JournalState {
+    /// Written before the operation started; not resolved yet.
+    Begun,
+    /// The operation succeeded and its result is in the generation.
+    Done,
+    /// The operation failed.
+    Failed,
+}
+
+/// The durable intent of one provider operation.
+///
+/// Invariant: an entry is written (state `Begun`) before its operation
+/// starts and resolved after it ends, in the same transaction that records
+/// the result; an entry still `Begun` after a crash means the outcome is
+/// unknown and the provider must be read to learn it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The stack.
+    pub stack: String,
+    /// Sequence number within the stack, from 1.
+    pub seq: u64,
+    /// The generation the operation belongs to.
+    pub generation: u64,
+    /// The resource.
+    pub address: Address,
+    /// The action: create, update, replace, delete.
+    pub action: String,
+    /// Where it stands.
+    pub state: JournalState,
+    /// When it started.
+    pub started_at: UtcTime,
+    /// When it was resolved.
+    pub ended_at: Option<UtcTime>,
+    /// The error, for failed operations.
+    pub detail: Option<String>,
+}
+
+fn decode(stack: &str, seq: u64, bytes: &[u8]) -> Result<JournalEntry, StoreError> {
+    codec::decode(bytes).map_err(|source| StoreError::Corrupt {
+        table: "journal",
+        key: format!("{stack}#{seq}"),
+        source,
+    })
+}
+
+fn put(w: &WriteTransaction, e: &JournalEntry) -> Result<(), StoreError> {
+    let bytes = codec::encode(e).map_err(|source| StoreError::Encode {
+        what: "journal entry",
+        source,
+    })?;
+    w.open_table(schema::JOURNAL)?
+        .insert((e.stack.as_str(), e.seq), bytes.as_slice())?;
+    Ok(())
+}
+
+pub(crate) fn resolve_in(
+    w: &WriteTransaction,
+    stack: &Stack,
+    seq: u64,
+    state: JournalState,
+    detail: Option<String>,
+    now: UtcTime,
+) -> Result<(), StoreError> {
+    let key = stack.key();
+    let existing = {
+        let t = w.open_table(schema::JOURNAL)?;
+        t.get((key.as_str(), seq))?
+            .map(|g| decode(&key, seq, g.value()))
+            .transpose()?
+    };
+    let mut e = existing
+        .ok_or_else(|| StoreError::Bug(format!("journal entry {key}#{seq} does not exist")))?;
+    e.state = state;
+    e.detail = detail;
+    e.ended_at = Some(now);
+    put(w, &e)
+}
+
+impl Store {
+    /// Writes the intent of an operation before it starts; returns its
+    /// sequence number.
+    pub fn journal_begin(
+        &self,
+        stack: &Stack,
+        generation: u64,
+        address: &Address,
+        action: &str,
+    ) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let key = stack.key();
+        self.write(|w| {
+            let seq = {
+                let t = w.open_table(schema::JOURNAL)?;
+                let last = t
+                    .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
+                    .next_back();
+                match last {
+                    Some(row) => row?.0.value().1 + 1,
+                    None => 1,
+                }
+            };
+            put(
+                w,
+                &JournalEntry {
+                    stack: key.clone(),
+                    seq,
+                    generation,
+                    address: address.clone(),
+                    action: action.to_string(),
+                    state: JournalState::Begun,
+                    started_at: now,
+                    ended_at: None,
+                    detail: None,
+                },
+            )?;
+            Ok(seq)
+        })
+    }
+
+    /// Resolves an entry on its own (when there is no result to record).
+    pub fn journal_resolve(
+        &self,
+        stack: &Stack,
+        seq: u64,
+        state: JournalState,
+        detail: Option<String>,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.write(|w| resolve_in(w, stack, seq, state, detail, now))
+    }
+
+    /// Every journal entry of a stack, oldest first.
+    pub fn journal(&self, stack: &Stack) -> Result<Vec<JournalEntry>, StoreError> {
+        let key = stack.key();
+        self.read(|r| {
+            let t = r.open_table(schema::JOURNAL)?;
+            let mut out = Vec::new();
+            for row in t.range((key.as_str(), 0)..=(key.as_str(), u64::MAX))? {
+                let (k, v) = row?;
+                out.push(decode(&key, k.value().1, v.value())?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The entries still `Begun`: operations whose outcome is unknown.
+    pub fn unresolved(&self, stack: &Stack) -> Result<Vec<JournalEntry>, StoreError> {
+        Ok(self
+            .journal(stack)?
+            .into_iter()
+            .filter(|e| e.state == JournalState::Begun)
+            .collect())
+    }
+}

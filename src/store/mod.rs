@@ -1,0 +1,38 @@
+//! The versioned transactional store, on redb: releases (desired state,
+//! immutable, content-addressed), observed generations per stack, the audit
+//! log, the operation journal and stack locks.
+//!
+//! It takes in model types (estates, observed resources) and hands back the
+//! same; it never talks to a provider, never plans, and never prints. Every
+//! change is one redb write transaction. Values are encoded only by
+//! [`codec`]; content-addressed objects are shared between versions through
+//! [`tree`], so a one-resource change writes O(1) bytes. Sensitive values
+//! are sealed with AES-256-GCM before they reach an encoder. The on-disk
+//! layout is documented in `docs/store-format.md`.
+
+mod audit;
+mod check;
+pub mod codec;
+mod db;
+mod error;
+mod generations;
+mod journal;
+mod locks;
+pub mod object;
+mod releases;
+mod schema;
+pub mod tree;
+
+pub use audit::AuditEvent;
+pub use check::CheckReport;
+pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
+pub use error::StoreError;
+pub use generations::{Change, NewGeneration};
+pub use journal::{JournalEntry, JournalState};
+pub use locks::{LockInfo, LockStatus, StackLock};
+pub use object::{EnvHeader, Object, resource_digest};
+pub use releases::{ReleaseOutcome, display_version, parse_version};
+pub use schema::SCHEMA_VERSION;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,31 @@
+//! Table definitions and the schema version.
+//!
+//! | table | key | value (codec record) |
+//! |---|---|---|
+//! | `meta` | name | schema version (u32 LE, raw), wrapped data key |
+//! | `objects` | SHA-256 of the value (32 B) | [`Object`](super::object::Object) |
+//! | `releases` | (estate, version) | [`Release`](crate::model::Release) |
+//! | `generations` | (stack `estate/env`, number) | [`Generation`](crate::model::Generation) + applied root |
+//! | `audit` | sequence number | [`AuditEntry`](crate::model::AuditEntry) |
+//! | `journal` | (stack, sequence number) | [`JournalEntry`](super::JournalEntry) |
+//! | `locks` | stack | [`LockRecord`](super::LockRecord) |
+//! | `backups` | (stack, generation) | a state backup taken before a prod apply |
+
+use redb::TableDefinition;
+
+/// The schema this build writes. Opening a newer one is refused; an older one
+/// is migrated in one transaction.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
+pub(crate) const RELEASES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("releases");
+pub(crate) const GENERATIONS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("generations");
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+pub(crate) const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
+pub(crate) const LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("locks");
+pub(crate) const BACKUPS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("backups");
+
+pub(crate) const META_SCHEMA: &str = "schema_version";
+pub(crate) const META_DATA_KEY: &str = "sensitive_data_key";

@@ -1,0 +1,333 @@
+//! Unit tests of the store's public API on a temporary directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::clock::FixedClock;
+use crate::model::{
+    Address, GenerationKind, ObservedResource, Outcome, Secret, Stack, UtcTime, Value,
+};
+use crate::spec::Loader;
+
+fn actor() -> Actor {
+    Actor {
+        name: "alice@test".into(),
+        how: "statectl test".into(),
+    }
+}
+
+fn open(dir: &std::path::Path) -> Store {
+    let opts = StoreOptions {
+        clock: Arc::new(FixedClock::new(UtcTime(1_700_000_000_000))),
+        key_file: None,
+    };
+    Store::open(dir, opts).unwrap()
+}
+
+fn observed(addr: &str, v: i64) -> ObservedResource {
+    let address: Address = addr.parse().unwrap();
+    ObservedResource {
+        address: address.clone(),
+        arm_type: "Microsoft.Cache/redis".into(),
+        name: format!("n-{}", address.name()),
+        id: format!(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/{}",
+            address.name()
+        ),
+        properties: BTreeMap::from([("capacity".into(), Value::Int(v))]),
+        attributes: BTreeMap::from([(
+            "hostname".into(),
+            Value::String("h.redis.cache.windows.net".into()),
+        )]),
+        sensitive: BTreeMap::from([(
+            "primary_access_key".into(),
+            Secret::Plain(format!("TOPSECRET-{v}")),
+        )]),
+        tags: BTreeMap::new(),
+        dependencies: BTreeSet::new(),
+        prevent_destroy: false,
+    }
+}
+
+fn new_gen() -> NewGeneration {
+    NewGeneration {
+        kind: GenerationKind::Apply,
+        release: Some("1.0.0".into()),
+        plan_hash: None,
+        reason: None,
+    }
+}
+
+#[test]
+fn releases_are_immutable_and_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let loader = Loader::new(env!("CARGO_MANIFEST_DIR"));
+    let envs: Vec<_> = ["dev", "prod"]
+        .iter()
+        .map(|e| loader.load("chatwoot", e).unwrap())
+        .collect();
+    let first = store
+        .create_release("chatwoot", "v1.0.0", &envs, None, &actor())
+        .unwrap();
+    let ReleaseOutcome::Created {
+        release,
+        new_objects,
+    } = first
+    else {
+        panic!("not created")
+    };
+    assert!(new_objects > 100);
+    // Same content: no-op.
+    assert!(matches!(
+        store
+            .create_release("chatwoot", "1.0.0", &envs, None, &actor())
+            .unwrap(),
+        ReleaseOutcome::Unchanged(_)
+    ));
+    // One changed resource: refused under the same version, O(1) new objects under a new one.
+    let mut changed = envs.clone();
+    let mut resources = changed[1].resources().clone();
+    let a: Address = "data.redis".parse().unwrap();
+    resources
+        .get_mut(&a)
+        .unwrap()
+        .properties
+        .insert("capacity".into(), Value::Int(2));
+    changed[1] = crate::model::Estate::new(
+        changed[1].name.clone(),
+        changed[1].environment.clone(),
+        changed[1].objectives.clone(),
+        vec![],
+        resources,
+    )
+    .unwrap();
+    let err = store
+        .create_release("chatwoot", "v1.0.0", &changed, None, &actor())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "chatwoot v1.0.0 already exists with different content; release v1.0.1"
+    );
+    let ReleaseOutcome::Created { new_objects, .. } = store
+        .create_release("chatwoot", "v1.1.0", &changed, None, &actor())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        new_objects <= 8,
+        "one changed resource wrote {new_objects} objects"
+    );
+    // Read back whole.
+    let back = store.release_estate(&release, "prod").unwrap();
+    assert_eq!(back, envs[1]);
+    assert_eq!(store.releases("chatwoot").unwrap().len(), 2);
+    assert!(
+        store
+            .release("chatwoot", "v9.9.9")
+            .unwrap_err()
+            .to_string()
+            .contains("known: v1.0.0, v1.1.0")
+    );
+    assert!(matches!(
+        store.release("chatwoot", "nope"),
+        Err(StoreError::BadVersion(_))
+    ));
+}
+
+#[test]
+fn generations_commit_read_and_seal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let stack = Stack::new("chatwoot", "prod").unwrap();
+    let g1 = store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            vec![Change::Put {
+                observed: Box::new(observed("data.redis", 1)),
+                applied: None,
+            }],
+            Outcome::Succeeded,
+            &actor(),
+        )
+        .unwrap();
+    assert_eq!(g1.number, 1);
+    assert_eq!(g1.resource_count, 1);
+    let g2 = store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            vec![Change::Put {
+                observed: Box::new(observed("data.other", 2)),
+                applied: None,
+            }],
+            Outcome::Succeeded,
+            &actor(),
+        )
+        .unwrap();
+    assert_eq!((g2.number, g2.resource_count), (2, 2));
+    let g3 = store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            vec![Change::Remove("data.redis".parse().unwrap())],
+            Outcome::Partial,
+            &actor(),
+        )
+        .unwrap();
+    assert_eq!(g3.resource_count, 1);
+    // Old generations read back whole.
+    let old = store
+        .observed(&store.generation(&stack, 1).unwrap())
+        .unwrap();
+    let mut r = old.values().next().unwrap().clone();
+    assert!(matches!(
+        r.sensitive["primary_access_key"],
+        Secret::Sealed(_)
+    ));
+    store.unseal(&stack, &mut r).unwrap();
+    assert_eq!(
+        r.sensitive["primary_access_key"],
+        Secret::Plain("TOPSECRET-1".into())
+    );
+    // The secret never appears in clear in the database file.
+    let bytes = std::fs::read(store.path()).unwrap();
+    assert!(
+        !bytes.windows(9).any(|w| w == b"TOPSECRET"),
+        "secret written in clear"
+    );
+    // History, audit.
+    let outcomes: Vec<Outcome> = store
+        .generations(&stack)
+        .unwrap()
+        .iter()
+        .map(|g| g.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Succeeded, Outcome::Succeeded, Outcome::Partial]
+    );
+    assert_eq!(store.audit_log(Some("chatwoot/prod")).unwrap().len(), 3);
+    assert_eq!(store.stacks().unwrap(), vec![stack.clone()]);
+}
+
+#[test]
+fn journal_and_incremental_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    let g = store.begin_generation(&stack, new_gen(), &actor()).unwrap();
+    assert!(
+        store
+            .begin_generation(&stack, new_gen(), &actor())
+            .unwrap_err()
+            .to_string()
+            .contains("still in progress")
+    );
+    let a: Address = "m.a".parse().unwrap();
+    let seq = store.journal_begin(&stack, g.number, &a, "create").unwrap();
+    assert_eq!(store.unresolved(&stack).unwrap().len(), 1);
+    let g = store
+        .record(
+            &stack,
+            g.number,
+            vec![Change::Put {
+                observed: Box::new(observed("m.a", 1)),
+                applied: None,
+            }],
+            &[(seq, JournalState::Done, None)],
+        )
+        .unwrap();
+    assert!(store.unresolved(&stack).unwrap().is_empty());
+    assert_eq!(g.outcome, Outcome::InProgress);
+    let g = store
+        .finish_generation(&stack, g.number, Outcome::Succeeded, vec![], &actor(), None)
+        .unwrap();
+    assert_eq!(g.resource_count, 1);
+    assert!(store.record(&stack, g.number, vec![], &[]).is_err());
+}
+
+#[test]
+fn locks_exclude_and_name_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let stack = Stack::new("e", "prod").unwrap();
+    let held = store
+        .lock(&stack, &actor(), "statectl apply", Duration::ZERO)
+        .unwrap();
+    assert!(matches!(
+        store.lock_status(&stack).unwrap(),
+        LockStatus::Held(Some(_))
+    ));
+    let err = store
+        .lock(
+            &stack,
+            &actor(),
+            "statectl apply",
+            Duration::from_millis(120),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("is locked by alice@test"), "{err}");
+    // Another stack is independent.
+    let other = store
+        .lock(
+            &Stack::new("e", "dev").unwrap(),
+            &actor(),
+            "x",
+            Duration::ZERO,
+        )
+        .unwrap();
+    drop(other);
+    drop(held);
+    assert_eq!(store.lock_status(&stack).unwrap(), LockStatus::Free);
+    assert!(
+        store
+            .lock(&stack, &actor(), "again", Duration::ZERO)
+            .is_ok()
+    );
+}
+
+#[test]
+fn reopen_check_and_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let stack = Stack::new("e", "dev").unwrap();
+        store
+            .commit_generation(
+                &stack,
+                new_gen(),
+                vec![Change::Put {
+                    observed: Box::new(observed("m.a", 1)),
+                    applied: None,
+                }],
+                Outcome::Succeeded,
+                &actor(),
+            )
+            .unwrap();
+    }
+    let mut store = open(dir.path());
+    let report = store.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!((report.generations, report.audit_entries), (1, 1));
+    assert!(store.compact().is_ok());
+    // A newer schema is refused by name.
+    store
+        .write(|w| {
+            w.open_table(schema::META)?
+                .insert(schema::META_SCHEMA, 99u32.to_le_bytes().as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let err = Store::open(dir.path(), StoreOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("has schema version 99; this statectl supports up to 1"),
+        "{err}"
+    );
+}
