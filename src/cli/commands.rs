@@ -5,18 +5,27 @@ use std::io::Write;
 
 use super::CliError;
 use super::args::{Cli, Command, JsonFlag, Selection, Stack};
+use super::context::Context;
+use super::store_cmds;
 use crate::catalog;
 use crate::model::Estate;
 use crate::spec::Loader;
 
 /// Runs the parsed command.
-pub fn dispatch(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
-    let loader = Loader::new(&cli.project);
+pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), CliError> {
+    let loader = ctx.loader();
     match &cli.command {
         Command::Validate(sel) => validate(&loader, sel, out),
         Command::Graph(stack) => graph(&loader, stack, out),
         Command::Estates(flag) => estates(&loader, flag, out),
         Command::Types(flag) => types(flag, out),
+        Command::Release(cmd) => store_cmds::release(ctx, cmd, out),
+        Command::History(args) => store_cmds::history(ctx, args, out),
+        Command::State(cmd) => store_cmds::state(ctx, cmd, out),
+        Command::Audit(args) => store_cmds::audit(ctx, args, out),
+        Command::Store(cmd) => store_cmds::store(ctx, cmd, out),
+        Command::ForceUnlock(args) => store_cmds::force_unlock(ctx, args, out),
+        Command::Debug(cmd) => store_cmds::debug(ctx, cmd, out),
     }
 }
 

@@ -8,6 +8,8 @@
 
 mod args;
 mod commands;
+mod context;
+mod store_cmds;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -18,6 +20,8 @@ use clap::Parser;
 pub use args::{Cli, Command};
 
 use crate::spec::{SpecError, SpecErrors};
+use crate::store::StoreError;
+use crate::store::statefile::StateFileError;
 
 /// Everything a command can fail with, and the exit code each maps to.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,24 @@ pub enum CliError {
     /// Writing output failed (e.g. a closed pipe).
     #[error("cannot write output")]
     Output(#[from] std::io::Error),
+    /// The state store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A state file does not parse.
+    #[error("invalid state file {file}: {source}")]
+    StateFile {
+        /// The file.
+        file: String,
+        /// Where and what.
+        #[source]
+        source: StateFileError,
+    },
+    /// `STATECTL_NOW` does not parse.
+    #[error(transparent)]
+    Clock(#[from] crate::clock::NowError),
+    /// An argument is well-formed for clap but not valid here.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl From<SpecError> for CliError {
@@ -43,7 +65,13 @@ impl CliError {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Spec(_) | CliError::Failed(_) | CliError::Output(_) => 1,
+            CliError::Spec(_)
+            | CliError::Failed(_)
+            | CliError::Output(_)
+            | CliError::Store(_)
+            | CliError::StateFile { .. }
+            | CliError::Clock(_)
+            | CliError::Input(_) => 1,
         }
     }
 }
@@ -54,7 +82,14 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let command_line = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
@@ -64,7 +99,9 @@ where
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match commands::dispatch(&cli, &mut out) {
+    let result = context::Context::new(&cli, command_line)
+        .and_then(|ctx| commands::dispatch(&cli, &ctx, &mut out));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = out.flush();

@@ -51,6 +51,24 @@ impl Actor {
     }
 }
 
+/// The user name of this process's uid, from /proc and /etc/passwd.
+fn user_from_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _ = f.next()?;
+        (f.next()? == uid).then(|| name.to_string())
+    })
+}
+
 /// This machine's host name.
 pub fn hostname() -> String {
     std::env::var("HOSTNAME")

@@ -21,6 +21,7 @@ mod locks;
 pub mod object;
 mod releases;
 mod schema;
+pub mod statefile;
 pub mod tree;
 
 pub use audit::AuditEvent;
