@@ -40,7 +40,9 @@ impl Actor {
                 format!("azure-devops:{who}")
             } else {
                 let user = env("USER")
+                    .or_else(|| env("LOGNAME"))
                     .or_else(|| env("USERNAME"))
+                    .or_else(user_from_uid)
                     .unwrap_or_else(|| "unknown".into());
                 format!("{user}@{}", hostname())
             };
