@@ -76,12 +76,34 @@ impl CliError {
     }
 }
 
+/// Panics inside contained storage-engine calls become errors and print
+/// nothing here; any other panic is a bug in statectl and says so in one line.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if crate::store::guard::in_engine() {
+            return;
+        }
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("error: bug in statectl: {msg}{location}; please report it");
+    }));
+}
+
 /// Runs statectl with these arguments (the first is the program name).
 pub fn run<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    install_panic_hook();
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let command_line = args
         .iter()

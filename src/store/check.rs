@@ -39,6 +39,11 @@ impl Store {
     /// its digest, every tree of every release and generation walked to its
     /// leaves, and the audit sequence checked for gaps.
     pub fn check(&mut self) -> Result<CheckReport, StoreError> {
+        let path = self.path.clone();
+        super::guard::contain(&path, || self.check_inner())
+    }
+
+    fn check_inner(&mut self) -> Result<CheckReport, StoreError> {
         let mut report = CheckReport::default();
         {
             let db = Arc::get_mut(&mut self.db)

@@ -176,7 +176,11 @@ impl Store {
         };
         // redb documents that a plain open of a file altered behind its back
         // may panic; a damaged file must be an error, not a crash.
-        let db = match catch_unwind(AssertUnwindSafe(open)) {
+        let db = match super::guard::contain(&path, || Ok(catch_unwind(AssertUnwindSafe(open)))) {
+            Err(e) => return Err(e),
+            Ok(r) => r,
+        };
+        let db = match db {
             Ok(Ok(db)) => db,
             Ok(Err(e)) => {
                 return Err(StoreError::Open {
@@ -276,11 +280,13 @@ impl Store {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_quick_repair(true);
-        let out = f(&txn)?;
-        txn.commit()?;
-        Ok(out)
+        super::guard::contain(&self.path, || {
+            let mut txn = self.db.begin_write()?;
+            txn.set_quick_repair(true);
+            let out = f(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        })
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
@@ -288,8 +294,10 @@ impl Store {
         &self,
         f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let txn = self.db.begin_read()?;
-        f(&txn)
+        super::guard::contain(&self.path, || {
+            let txn = self.db.begin_read()?;
+            f(&txn)
+        })
     }
 
     /// The key provider that wraps the sensitive-value data key (the local

@@ -174,6 +174,16 @@ pub enum StoreError {
     /// Sealing or opening a sensitive value failed.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The storage engine failed on the file's contents: the file is damaged.
+    #[error(
+        "state store {path} is damaged (the storage engine failed reading it: {detail}); run `statectl store check`, and restore it with `statectl mirror restore` or from a backup"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What the engine reported.
+        detail: String,
+    },
     /// An internal invariant broke.
     #[error("bug in statectl: {0}")]
     Bug(String),

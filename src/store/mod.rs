@@ -16,6 +16,7 @@ pub mod codec;
 mod db;
 mod error;
 mod generations;
+pub mod guard;
 mod journal;
 mod locks;
 pub mod object;
@@ -34,6 +35,25 @@ pub use locks::{LockInfo, LockStatus, StackLock};
 pub use object::{EnvHeader, Object, resource_digest};
 pub use releases::{ReleaseOutcome, display_version, parse_version};
 pub use schema::SCHEMA_VERSION;
+
+/// Decodes `data` as every record type the store keeps, returning how many
+/// accepted it. The fuzz target and its corpus replay call this: whatever
+/// the bytes, it must return, never panic or allocate without bound.
+pub fn decode_any(data: &[u8]) -> usize {
+    use crate::model::{AuditEntry, Generation, Release};
+    let mut ok = 0;
+    ok += usize::from(codec::decode::<Object>(data).is_ok());
+    ok += usize::from(codec::decode::<Release>(data).is_ok());
+    ok += usize::from(codec::decode::<Generation>(data).is_ok());
+    ok += usize::from(codec::decode::<AuditEntry>(data).is_ok());
+    ok += usize::from(codec::decode::<JournalEntry>(data).is_ok());
+    ok += usize::from(codec::decode::<LockInfo>(data).is_ok());
+    ok += usize::from(codec::decode::<crate::keys::WrappedKey>(data).is_ok());
+    if let Ok(text) = std::str::from_utf8(data) {
+        ok += usize::from(statefile::from_json(text).is_ok());
+    }
+    ok
+}
 
 #[cfg(test)]
 mod tests;

@@ -331,3 +331,83 @@ fn reopen_check_and_schema() {
         "{err}"
     );
 }
+
+#[test]
+fn corrupt_records_are_named_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    for i in 0..3 {
+        store
+            .commit_generation(
+                &stack,
+                new_gen(),
+                vec![Change::Put {
+                    observed: Box::new(observed("m.a", i)),
+                    applied: None,
+                }],
+                Outcome::Succeeded,
+                &actor(),
+            )
+            .unwrap();
+    }
+    let g2 = store.generation(&stack, 2).unwrap();
+    // Damage one generation record.
+    store
+        .write(|w| {
+            w.open_table(schema::GENERATIONS)?
+                .insert(("e/dev", 2), [1u8, 0, 0, 0, 0, 9].as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    let err = store.generation(&stack, 2).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "corrupt record in table `generations` at key `e/dev#2`: record checksum mismatch"
+        ),
+        "{err}"
+    );
+    assert!(store.generations(&stack).is_err());
+    // Damage one object: its digest no longer matches.
+    let d = g2.root;
+    store
+        .write(|w| {
+            w.open_table(schema::OBJECTS)?
+                .insert(d.0.as_slice(), [1u8, 2, 3].as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    let err = store.observed(&g2).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "corrupt record in table `objects` at key `{}`",
+            d.to_hex()
+        )),
+        "{err}"
+    );
+    // A truncated record.
+    store
+        .write(|w| {
+            w.open_table(schema::AUDIT)?
+                .insert(1, [1u8, 2].as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    assert!(
+        store
+            .audit_log(None)
+            .unwrap_err()
+            .to_string()
+            .contains("record is truncated (2 bytes")
+    );
+    let report = store.check().unwrap();
+    assert!(report.problems.len() >= 3, "{:?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.starts_with("generations/e/dev#2")),
+        "{:?}",
+        report.problems
+    );
+}
