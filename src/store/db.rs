@@ -1,4 +1,3 @@
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -176,27 +175,12 @@ impl Store {
         };
         // redb documents that a plain open of a file altered behind its back
         // may panic; a damaged file must be an error, not a crash.
-        let db = match super::guard::contain(&path, || Ok(catch_unwind(AssertUnwindSafe(open)))) {
-            Err(e) => return Err(e),
-            Ok(r) => r,
-        };
-        let db = match db {
-            Ok(Ok(db)) => db,
-            Ok(Err(e)) => {
-                return Err(StoreError::Open {
-                    path,
-                    message: format!(
-                        "{e}; if the file is damaged, run `statectl store check` or restore it with `statectl mirror restore`"
-                    ),
-                });
-            }
-            Err(_) => {
-                return Err(StoreError::Open {
-                    path,
-                    message: "the database file is corrupted (the storage engine failed while reading it); restore it with `statectl mirror restore` or from a backup".into(),
-                });
-            }
-        };
+        let db = super::guard::contain(&path, || {
+            open().map_err(|e| StoreError::Open {
+                path: path.clone(),
+                message: format!("{e}; if the file is damaged, run `statectl store check` or restore it with `statectl mirror restore`"),
+            })
+        })?;
         let key_file = opts
             .key_file
             .clone()
