@@ -261,6 +261,16 @@ pub enum DebugCommand {
         #[arg(long, default_value_t = 1000)]
         count: u64,
     },
+    /// Take a stack's lock, print `locked`, and hold it for SECONDS (the
+    /// lock tests kill this).
+    HoldLock {
+        /// The stack.
+        #[command(flatten)]
+        stack: Stack,
+        /// How long to hold it.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
 }
 
 /// Which estates and environments to act on (all by default).

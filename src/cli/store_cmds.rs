@@ -585,6 +585,15 @@ pub fn debug(ctx: &Context, cmd: &DebugCommand, out: &mut dyn Write) -> Result<(
             }
             Ok(())
         }
+        DebugCommand::HoldLock { stack, seconds } => {
+            let stack = ctx.stack(&stack.estate, &stack.env)?;
+            let store = ctx.store()?;
+            let _lock = store.lock(&stack, &ctx.actor(), &ctx.command_line, Duration::ZERO)?;
+            writeln!(out, "locked")?;
+            out.flush()?;
+            std::thread::sleep(Duration::from_secs(*seconds));
+            Ok(())
+        }
     }
 }
 
