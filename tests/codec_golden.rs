@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use statectl::keys::WrappedKey;
 use statectl::model::*;
 use statectl::store::tree::Node;
-use statectl::store::{EnvHeader, JournalEntry, JournalState, LockInfo, Object, codec};
+use statectl::store::{
+    DeltaChange, DeltaRow, EnvHeader, JournalEntry, JournalState, LockInfo, Object, codec,
+};
 
 fn addr(s: &str) -> Address {
     s.parse().unwrap()
@@ -127,8 +129,13 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
         ended_at: UtcTime(1_764_000_060_000),
         outcome: Outcome::Partial,
         summary: vec!["data.redis: failed".into()],
-        root: digest(1),
-        applied: digest(2),
+        base: Checkpoint {
+            seq: 128,
+            root: digest(1),
+            applied: digest(2),
+            count: 60,
+        },
+        last_seq: 131,
         resource_count: 64,
     };
     let release = Release {
@@ -228,6 +235,37 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
         ("journal_entry", codec::encode(&journal).unwrap()),
         ("lock_info", codec::encode(&lock).unwrap()),
         ("wrapped_key", codec::encode(&wrapped).unwrap()),
+        (
+            "delta_put",
+            codec::encode(&DeltaRow {
+                generation: 7,
+                address: addr("data.redis"),
+                change: DeltaChange::Put {
+                    observed: Box::new(observed()),
+                    applied: Some(digest(10)),
+                },
+            })
+            .unwrap(),
+        ),
+        (
+            "delta_remove",
+            codec::encode(&DeltaRow {
+                generation: 8,
+                address: addr("data.redis"),
+                change: DeltaChange::Remove,
+            })
+            .unwrap(),
+        ),
+        (
+            "checkpoint",
+            codec::encode(&Checkpoint {
+                seq: 64,
+                root: digest(11),
+                applied: digest(12),
+                count: 3,
+            })
+            .unwrap(),
+        ),
     ]
 }
 

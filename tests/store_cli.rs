@@ -329,8 +329,13 @@ fn a_second_writer_is_refused_by_name_and_a_dead_holder_can_be_unlocked() {
             ended_at: UtcTime(0),
             outcome: Outcome::Succeeded,
             summary: vec![],
-            root: Digest([0; 32]),
-            applied: Digest([0; 32]),
+            base: Checkpoint {
+                seq: 0,
+                root: Digest([0; 32]),
+                applied: Digest([0; 32]),
+                count: 0,
+            },
+            last_seq: 0,
             resource_count: 0,
         };
         drop(s);

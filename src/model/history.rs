@@ -149,9 +149,10 @@ impl fmt::Display for GenerationKind {
 ///
 /// Invariant: generation numbers of a stack increase strictly (from 1, by one
 /// for every apply; `state push` may keep a pushed file's higher number);
-/// generation n+1 is created only after n is committed; `root` names the tree
-/// of observed resources and `applied` the tree of the desired resources they
-/// were applied from (address -> digest).
+/// generation n+1 is created only after n is committed. Its state is the
+/// checkpoint `base` plus the stack's delta rows after `base.seq` up to and
+/// including `last_seq`; the store keeps `last_seq - base.seq` bounded, which
+/// bounds the cost of reading any generation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Generation {
     /// The stack.
@@ -176,13 +177,31 @@ pub struct Generation {
     pub outcome: Outcome,
     /// One line per failed or notable operation.
     pub summary: Vec<String>,
-    /// Root of the observed resource tree.
-    pub root: Digest,
-    /// Root of the tree of desired-resource digests as applied (what a no-op
-    /// plan compares against a release without decoding a resource).
-    pub applied: Digest,
+    /// The checkpoint this generation's state builds on.
+    pub base: Checkpoint,
+    /// The last delta row (per-stack sequence number) in this generation's state.
+    pub last_seq: u64,
     /// Number of resources observed.
     pub resource_count: u64,
+}
+
+/// A materialized point of a stack's change sequence: the trees of observed
+/// resources and of the desired-resource digests they were applied from,
+/// after every delta row up to `seq`.
+///
+/// Invariant: `root` and `applied` hold exactly the state after applying
+/// delta rows 1..=`seq` in order; `count` is the number of entries of `root`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The last delta row folded in (0 for the empty start).
+    pub seq: u64,
+    /// Root of the observed resource tree (address -> observed digest).
+    pub root: Digest,
+    /// Root of the applied tree (address -> desired-resource digest), what a
+    /// no-op plan compares against a release without decoding a resource.
+    pub applied: Digest,
+    /// Number of observed resources.
+    pub count: u64,
 }
 
 /// One append-only audit record: who, what, when, where, why, how.

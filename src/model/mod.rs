@@ -27,7 +27,8 @@ pub use environment::{Environment, MaintenanceWindow, Weekday, format_clock, par
 pub use estate::Estate;
 pub use graph::{Graph, GraphError};
 pub use history::{
-    AuditEntry, Generation, GenerationKind, Outcome, Release, ReleaseEnv, Stack, StackNameError,
+    AuditEntry, Checkpoint, Generation, GenerationKind, Outcome, Release, ReleaseEnv, Stack,
+    StackNameError,
 };
 pub use interval::{Interval, IntervalError};
 pub use objectives::{CostItem, Objectives};

@@ -29,6 +29,8 @@ pub struct CheckReport {
     pub audit_entries: u64,
     /// Journal entries read.
     pub journal_entries: u64,
+    /// Delta rows read.
+    pub delta_rows: u64,
     /// Every problem found, one line each; empty when the store is sound.
     pub problems: Vec<String>,
 }
@@ -136,12 +138,56 @@ impl Store {
             report.generations += 1;
             match codec::decode::<Generation>(v.value()) {
                 Ok(g) => {
-                    walk(&format!("generation {s}#{n}"), &g.root, &mut problems);
-                    if let Err(err) = tree::walk_nodes(&objs, &g.applied, &mut |_, _| {}) {
+                    walk(
+                        &format!("generation {s}#{n} checkpoint {}", g.base.seq),
+                        &g.base.root,
+                        &mut problems,
+                    );
+                    if let Err(err) = tree::walk_nodes(&objs, &g.base.applied, &mut |_, _| {}) {
                         problems.push(format!("generation {s}#{n} applied tree: {err}"));
+                    }
+                    if g.last_seq < g.base.seq {
+                        problems.push(format!(
+                            "generation {s}#{n}: last row {} is before its checkpoint {}",
+                            g.last_seq, g.base.seq
+                        ));
                     }
                 }
                 Err(err) => problems.push(format!("generations/{s}#{n}: {err}")),
+            }
+        }
+
+        let deltas = txn.open_table(schema::DELTAS)?;
+        let mut deltas_read = 0u64;
+        let mut prev: Option<(String, u64)> = None;
+        for row in deltas.iter()? {
+            let (k, v) = row?;
+            let (s, n) = k.value();
+            deltas_read += 1;
+            if let Some((ps, pn)) = &prev
+                && ps == s
+                && *pn + 1 != n
+            {
+                problems.push(format!("deltas/{s}: rows jump from {pn} to {n}"));
+            }
+            prev = Some((s.to_string(), n));
+            if let Err(e) = codec::decode::<super::generations::DeltaRow>(v.value()) {
+                problems.push(format!("deltas/{s}@{n}: {e}"));
+            }
+        }
+        report.delta_rows = deltas_read;
+        let checkpoints = txn.open_table(schema::CHECKPOINTS)?;
+        for row in checkpoints.iter()? {
+            let (k, v) = row?;
+            let (s, n) = k.value();
+            match codec::decode::<crate::model::Checkpoint>(v.value()) {
+                Ok(cp) => {
+                    walk(&format!("checkpoint {s}@{n}"), &cp.root, &mut problems);
+                    if let Err(err) = tree::walk_nodes(&objs, &cp.applied, &mut |_, _| {}) {
+                        problems.push(format!("checkpoint {s}@{n} applied tree: {err}"));
+                    }
+                }
+                Err(e) => problems.push(format!("checkpoints/{s}@{n}: {e}")),
             }
         }
 

@@ -327,6 +327,8 @@ fn migrate(w: &WriteTransaction, from: u32) -> Result<(), StoreError> {
         w.open_table(schema::OBJECTS)?;
         w.open_table(schema::RELEASES)?;
         w.open_table(schema::GENERATIONS)?;
+        w.open_table(schema::DELTAS)?;
+        w.open_table(schema::CHECKPOINTS)?;
         w.open_table(schema::AUDIT)?;
         w.open_table(schema::JOURNAL)?;
         w.open_table(schema::LOCKS)?;

@@ -1,20 +1,27 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
 use super::audit::{self, AuditEvent};
 use super::codec;
 use super::db::{Actor, ReadObjects, Store, WriteObjects};
 use super::error::StoreError;
 use super::journal::{self, JournalState};
-use super::object::{self, Object};
+use super::object::{self, Object, Objects};
 use super::schema;
 use super::tree;
 use crate::keys::{DataKey, KeyProvider, WrappedKey};
 use crate::model::{
-    Address, Digest, Generation, GenerationKind, ObservedResource, Outcome, Secret, Stack, UtcTime,
+    Address, Checkpoint, Digest, Generation, GenerationKind, ObservedResource, Outcome, Secret,
+    Stack, UtcTime,
 };
+
+/// Delta rows after a checkpoint before the next one is materialized. Reading
+/// any generation costs one tree walk plus at most this many rows; a commit
+/// that crosses the bound folds the rows into the trees.
+pub const CHECKPOINT_EVERY: u64 = 64;
 
 /// What a new generation is for.
 #[derive(Debug, Clone)]
@@ -44,6 +51,35 @@ pub enum Change {
     Remove(Address),
 }
 
+/// One stored change of a stack's observed state: the unit a one-resource
+/// commit writes (besides its generation record and audit entry).
+///
+/// Invariant: rows of a stack are numbered 1, 2, 3, ... with no gaps, in
+/// commit order; secrets in `Put` are sealed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeltaRow {
+    /// The generation the change belongs to.
+    pub generation: u64,
+    /// The resource.
+    pub address: Address,
+    /// What happened to it.
+    pub change: DeltaChange,
+}
+
+/// The change a [`DeltaRow`] records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DeltaChange {
+    /// The resource as observed, and the desired digest it was applied from.
+    Put {
+        /// The observed resource (secrets sealed).
+        observed: Box<ObservedResource>,
+        /// The desired-resource digest, when applied from a release.
+        applied: Option<Digest>,
+    },
+    /// The resource is gone.
+    Remove,
+}
+
 fn gen_key(stack: &Stack) -> String {
     stack.key()
 }
@@ -52,6 +88,14 @@ fn decode_gen(stack: &str, n: u64, bytes: &[u8]) -> Result<Generation, StoreErro
     codec::decode(bytes).map_err(|source| StoreError::Corrupt {
         table: "generations",
         key: format!("{stack}#{n}"),
+        source,
+    })
+}
+
+fn decode_row(stack: &str, seq: u64, bytes: &[u8]) -> Result<DeltaRow, StoreError> {
+    codec::decode(bytes).map_err(|source| StoreError::Corrupt {
+        table: "deltas",
+        key: format!("{stack}@{seq}"),
         source,
     })
 }
@@ -88,6 +132,25 @@ fn get_in(w: &WriteTransaction, stack: &Stack, n: u64) -> Result<Option<Generati
     t.get((key.as_str(), n))?
         .map(|g| decode_gen(&key, n, g.value()))
         .transpose()
+}
+
+/// The delta rows of `stack` in `(after, upto]`, in order.
+fn rows_in<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
+    t: &T,
+    stack: &str,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<(u64, DeltaRow)>, StoreError> {
+    let mut out = Vec::new();
+    if upto <= after {
+        return Ok(out);
+    }
+    for row in t.range((stack, after + 1)..=(stack, upto))? {
+        let (k, v) = row?;
+        let seq = k.value().1;
+        out.push((seq, decode_row(stack, seq, v.value())?));
+    }
+    Ok(out)
 }
 
 fn sensitive_aad(stack: &Stack, addr: &Address, attr: &str) -> String {
@@ -231,7 +294,9 @@ impl Store {
         Ok(())
     }
 
-    /// Applies changes to generation `g` inside a write transaction.
+    /// Appends changes to generation `g` as delta rows (maintaining its
+    /// count), and folds the rows into a new checkpoint when there are
+    /// [`CHECKPOINT_EVERY`] of them since the last one.
     fn apply_changes(
         &self,
         w: &WriteTransaction,
@@ -241,33 +306,102 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut observed_changes: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
-        let mut applied_changes: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
-        let mut sealed = Vec::with_capacity(changes.len());
+        let key = g.stack.key();
+        // Which addresses exist now: the rows since the checkpoint override
+        // the checkpoint's tree.
+        let mut overlay: BTreeMap<Address, bool> = {
+            let t = w.open_table(schema::DELTAS)?;
+            rows_in(&t, &key, g.base.seq, g.last_seq)?
+                .into_iter()
+                .map(|(_, r)| (r.address, matches!(r.change, DeltaChange::Put { .. })))
+                .collect()
+        };
+        let objs = WriteObjects::open(w)?;
+        let mut rows = w.open_table(schema::DELTAS)?;
+        let mut count = g.resource_count;
         for c in changes {
-            match c {
+            let (address, change) = match c {
                 Change::Put {
                     mut observed,
                     applied,
                 } => {
                     self.seal(w, &g.stack, &mut observed)?;
-                    sealed.push((*observed, applied));
+                    (
+                        observed.address.clone(),
+                        DeltaChange::Put { observed, applied },
+                    )
                 }
-                Change::Remove(a) => {
-                    observed_changes.insert(a.clone(), None);
-                    applied_changes.insert(a, None);
+                Change::Remove(a) => (a, DeltaChange::Remove),
+            };
+            let before = match overlay.get(&address) {
+                Some(e) => *e,
+                None => tree::get(&objs, &g.base.root, &address)?.is_some(),
+            };
+            let after = matches!(change, DeltaChange::Put { .. });
+            count = count + u64::from(after) - u64::from(before);
+            overlay.insert(address.clone(), after);
+            g.last_seq += 1;
+            let row = DeltaRow {
+                generation: g.number,
+                address,
+                change,
+            };
+            let bytes = codec::encode(&row).map_err(|source| StoreError::Encode {
+                what: "delta row",
+                source,
+            })?;
+            rows.insert((key.as_str(), g.last_seq), bytes.as_slice())?;
+        }
+        drop(rows);
+        drop(objs);
+        g.resource_count = count;
+        if g.last_seq - g.base.seq >= CHECKPOINT_EVERY {
+            self.materialize(w, g)?;
+        }
+        Ok(())
+    }
+
+    /// Folds the rows since `g.base` into the trees and records the new
+    /// checkpoint.
+    fn materialize(&self, w: &WriteTransaction, g: &mut Generation) -> Result<(), StoreError> {
+        let key = g.stack.key();
+        let rows = {
+            let t = w.open_table(schema::DELTAS)?;
+            rows_in(&t, &key, g.base.seq, g.last_seq)?
+        };
+        let mut objs = WriteObjects::open(w)?;
+        let mut observed: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
+        let mut applied: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
+        for (_, row) in rows {
+            match row.change {
+                DeltaChange::Put {
+                    observed: o,
+                    applied: a,
+                } => {
+                    let d = object::put(&mut objs, &Object::Observed(*o))?;
+                    observed.insert(row.address.clone(), Some(d));
+                    applied.insert(row.address, a);
+                }
+                DeltaChange::Remove => {
+                    observed.insert(row.address.clone(), None);
+                    applied.insert(row.address, None);
                 }
             }
         }
-        let mut objs = WriteObjects::open(w)?;
-        for (observed, applied) in sealed {
-            let d = object::put(&mut objs, &Object::Observed(observed.clone()))?;
-            observed_changes.insert(observed.address.clone(), Some(d));
-            applied_changes.insert(observed.address, applied);
-        }
-        g.root = tree::update(&mut objs, &g.root, &observed_changes)?;
-        g.applied = tree::update(&mut objs, &g.applied, &applied_changes)?;
-        g.resource_count = tree::count(&objs, &g.root)?;
+        let cp = Checkpoint {
+            seq: g.last_seq,
+            root: tree::update(&mut objs, &g.base.root, &observed)?,
+            applied: tree::update(&mut objs, &g.base.applied, &applied)?,
+            count: g.resource_count,
+        };
+        drop(objs);
+        let bytes = codec::encode(&cp).map_err(|source| StoreError::Encode {
+            what: "checkpoint",
+            source,
+        })?;
+        w.open_table(schema::CHECKPOINTS)?
+            .insert((key.as_str(), cp.seq), bytes.as_slice())?;
+        g.base = cp;
         Ok(())
     }
 
@@ -306,12 +440,21 @@ impl Store {
                 ),
             });
         }
-        let (root, applied, count) = match &latest {
-            Some(l) => (l.root, l.applied, l.resource_count),
+        let (base, last_seq, count) = match &latest {
+            Some(l) => (l.base.clone(), l.last_seq, l.resource_count),
             None => {
                 let mut objs = WriteObjects::open(w)?;
                 let e = tree::empty(&mut objs)?;
-                (e, e, 0)
+                (
+                    Checkpoint {
+                        seq: 0,
+                        root: e,
+                        applied: e,
+                        count: 0,
+                    },
+                    0,
+                    0,
+                )
             }
         };
         let g = Generation {
@@ -326,8 +469,8 @@ impl Store {
             ended_at: now,
             outcome: Outcome::InProgress,
             summary: Vec::new(),
-            root,
-            applied,
+            base,
+            last_seq,
             resource_count: count,
         };
         put_gen(w, &g)?;
@@ -455,8 +598,8 @@ impl Store {
     }
 
     /// Writes a generation whose metadata is given whole (`state push`): its
-    /// number must be above the latest unless `force`, in which case it
-    /// becomes `latest + 1`.
+    /// state becomes exactly `resources`. Its number must be above the
+    /// latest unless `force`, in which case it becomes `latest + 1`.
     pub fn import_generation(
         &self,
         template: Generation,
@@ -481,19 +624,47 @@ impl Store {
                 }
                 g.number = l.number + 1;
             }
-            let mut objs = WriteObjects::open(w)?;
-            let empty = tree::empty(&mut objs)?;
-            drop(objs);
-            g.root = empty;
-            g.applied = empty;
-            g.resource_count = 0;
-            let changes = resources
+            // Start from the latest state and change it into the file's.
+            let (base, last_seq, count, current) = match &latest {
+                Some(l) => {
+                    let current = self.state_in(w, l)?;
+                    (
+                        l.base.clone(),
+                        l.last_seq,
+                        l.resource_count,
+                        current.into_keys().collect::<Vec<_>>(),
+                    )
+                }
+                None => {
+                    let mut objs = WriteObjects::open(w)?;
+                    let e = tree::empty(&mut objs)?;
+                    (
+                        Checkpoint {
+                            seq: 0,
+                            root: e,
+                            applied: e,
+                            count: 0,
+                        },
+                        0,
+                        0,
+                        Vec::new(),
+                    )
+                }
+            };
+            g.base = base;
+            g.last_seq = last_seq;
+            g.resource_count = count;
+            let keep: std::collections::BTreeSet<&Address> =
+                resources.iter().map(|r| &r.address).collect();
+            let mut changes: Vec<Change> = current
                 .into_iter()
-                .map(|observed| Change::Put {
-                    observed: Box::new(observed),
-                    applied: None,
-                })
+                .filter(|a| !keep.contains(a))
+                .map(Change::Remove)
                 .collect();
+            changes.extend(resources.iter().cloned().map(|observed| Change::Put {
+                observed: Box::new(observed),
+                applied: None,
+            }));
             self.apply_changes(w, &mut g, changes)?;
             put_gen(w, &g)?;
             audit::append(
@@ -588,30 +759,64 @@ impl Store {
         })
     }
 
+    /// The state of a generation: the checkpoint's tree, overridden by the
+    /// rows since. Entries are either still in the tree (a digest) or carried
+    /// by a row.
+    fn overlay<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
+        &self,
+        objs: &dyn Objects,
+        rows: &T,
+        g: &Generation,
+    ) -> Result<BTreeMap<Address, Slot>, StoreError> {
+        let mut out: BTreeMap<Address, Slot> = tree::entries(objs, &g.base.root)?
+            .into_iter()
+            .map(|(a, d)| (a, Slot::Stored(d)))
+            .collect();
+        for (_, row) in rows_in(rows, &g.stack.key(), g.base.seq, g.last_seq)? {
+            match row.change {
+                DeltaChange::Put { observed, .. } => {
+                    out.insert(row.address, Slot::Inline(observed));
+                }
+                DeltaChange::Remove => {
+                    out.remove(&row.address);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn state_in(
+        &self,
+        w: &WriteTransaction,
+        g: &Generation,
+    ) -> Result<BTreeMap<Address, Slot>, StoreError> {
+        let objs = WriteObjects::open(w)?;
+        let rows = w.open_table(schema::DELTAS)?;
+        self.overlay(&objs, &rows, g)
+    }
+
+    fn state_read(
+        &self,
+        r: &ReadTransaction,
+        g: &Generation,
+    ) -> Result<(ReadObjects, BTreeMap<Address, Slot>), StoreError> {
+        let objs = ReadObjects::open(r)?;
+        let rows = r.open_table(schema::DELTAS)?;
+        let state = self.overlay(&objs, &rows, g)?;
+        Ok((objs, state))
+    }
+
     /// The observed resources of a generation (secrets stay sealed).
     pub fn observed(
         &self,
         g: &Generation,
     ) -> Result<BTreeMap<Address, ObservedResource>, StoreError> {
         self.read(|r| {
-            let objs = ReadObjects::open(r)?;
+            let (objs, state) = self.state_read(r, g)?;
             let mut out = BTreeMap::new();
-            for (addr, d) in tree::entries(&objs, &g.root)? {
-                match object::get(
-                    &objs,
-                    &d,
-                    &format!("{addr} in generation {} of {}", g.number, g.stack),
-                )? {
-                    Object::Observed(o) => {
-                        out.insert(addr, o);
-                    }
-                    _ => {
-                        return Err(StoreError::Bug(format!(
-                            "object {} is not an observed resource",
-                            d.short()
-                        )));
-                    }
-                }
+            for (addr, slot) in state {
+                let o = slot.load(&objs, &addr, g)?;
+                out.insert(addr, o);
             }
             Ok(out)
         })
@@ -625,39 +830,66 @@ impl Store {
     ) -> Result<ObservedResource, StoreError> {
         self.read(|r| {
             let objs = ReadObjects::open(r)?;
-            let d = tree::get(&objs, &g.root, addr)?.ok_or_else(|| StoreError::UnknownAddress {
-                stack: g.stack.to_string(),
-                generation: g.number,
-                address: addr.to_string(),
-            })?;
-            match object::get(&objs, &d, &format!("{addr} in generation {}", g.number))? {
-                Object::Observed(o) => Ok(o),
-                _ => Err(StoreError::Bug(format!(
-                    "object {} is not an observed resource",
-                    d.short()
-                ))),
+            let rows = r.open_table(schema::DELTAS)?;
+            // The newest row about `addr` wins; else the checkpoint's tree.
+            for (_, row) in rows_in(&rows, &g.stack.key(), g.base.seq, g.last_seq)?
+                .into_iter()
+                .rev()
+            {
+                if &row.address == addr {
+                    return match row.change {
+                        DeltaChange::Put { observed, .. } => Ok(*observed),
+                        DeltaChange::Remove => Err(StoreError::UnknownAddress {
+                            stack: g.stack.to_string(),
+                            generation: g.number,
+                            address: addr.to_string(),
+                        }),
+                    };
+                }
             }
+            let d = tree::get(&objs, &g.base.root, addr)?.ok_or_else(|| {
+                StoreError::UnknownAddress {
+                    stack: g.stack.to_string(),
+                    generation: g.number,
+                    address: addr.to_string(),
+                }
+            })?;
+            Slot::Stored(d).load(&objs, addr, g)
         })
     }
 
     /// The addresses of a generation.
     pub fn addresses(&self, g: &Generation) -> Result<Vec<Address>, StoreError> {
+        self.read(|r| Ok(self.state_read(r, g)?.1.into_keys().collect()))
+    }
+
+    /// The applied state of a generation: address -> digest of the desired
+    /// resource it was applied from (absent for imports and refreshes).
+    pub fn applied(&self, g: &Generation) -> Result<BTreeMap<Address, Digest>, StoreError> {
         self.read(|r| {
-            Ok(tree::entries(&ReadObjects::open(r)?, &g.root)?
-                .into_keys()
-                .collect())
+            let objs = ReadObjects::open(r)?;
+            let rows = r.open_table(schema::DELTAS)?;
+            let mut out = tree::entries(&objs, &g.base.applied)?;
+            for (_, row) in rows_in(&rows, &g.stack.key(), g.base.seq, g.last_seq)? {
+                match row.change {
+                    DeltaChange::Put {
+                        applied: Some(d), ..
+                    } => {
+                        out.insert(row.address, d);
+                    }
+                    _ => {
+                        out.remove(&row.address);
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 
-    /// The applied tree of a generation: address -> digest of the desired
-    /// resource it was applied from.
-    pub fn applied(&self, g: &Generation) -> Result<BTreeMap<Address, Digest>, StoreError> {
-        self.read(|r| tree::entries(&ReadObjects::open(r)?, &g.applied))
-    }
-
-    /// Addresses whose applied digest differs between a release environment
-    /// root and a generation's applied tree; equal subtrees are skipped, so a
-    /// no-op comparison costs O(1).
+    /// Addresses whose applied digest differs between a release environment's
+    /// tree and a generation: `(address, in release, applied)`. Equal
+    /// subtrees are skipped and at most [`CHECKPOINT_EVERY`] rows are read,
+    /// so when nothing changed the comparison costs O(1), not O(resources).
     pub fn applied_diff(
         &self,
         release_root: &Digest,
@@ -665,13 +897,90 @@ impl Store {
     ) -> Result<Vec<tree::DiffEntry>, StoreError> {
         self.read(|r| {
             let objs = ReadObjects::open(r)?;
-            match g {
-                Some(g) => tree::diff(&objs, release_root, &g.applied),
-                None => Ok(tree::entries(&objs, release_root)?
+            let Some(g) = g else {
+                return Ok(tree::entries(&objs, release_root)?
                     .into_iter()
                     .map(|(a, d)| (a, Some(d), None))
-                    .collect()),
+                    .collect());
+            };
+            let rows = r.open_table(schema::DELTAS)?;
+            let mut diff: BTreeMap<Address, (Option<Digest>, Option<Digest>)> =
+                tree::diff(&objs, release_root, &g.base.applied)?
+                    .into_iter()
+                    .map(|(a, x, y)| (a, (x, y)))
+                    .collect();
+            for (_, row) in rows_in(&rows, &g.stack.key(), g.base.seq, g.last_seq)? {
+                let applied = match row.change {
+                    DeltaChange::Put { applied, .. } => applied,
+                    DeltaChange::Remove => None,
+                };
+                let desired = match diff.get(&row.address) {
+                    Some((d, _)) => *d,
+                    None => tree::get(&objs, release_root, &row.address)?,
+                };
+                diff.insert(row.address, (desired, applied));
             }
+            Ok(diff
+                .into_iter()
+                .filter(|(_, (d, a))| d != a)
+                .map(|(k, (d, a))| (k, d, a))
+                .collect())
         })
+    }
+
+    /// The delta rows of one generation (what it changed), in order.
+    pub fn generation_changes(&self, g: &Generation) -> Result<Vec<DeltaRow>, StoreError> {
+        self.read(|r| {
+            let rows = r.open_table(schema::DELTAS)?;
+            let key = g.stack.key();
+            let mut out = Vec::new();
+            for row in rows
+                .range((key.as_str(), 0)..=(key.as_str(), g.last_seq))?
+                .rev()
+            {
+                let (k, v) = row?;
+                let d = decode_row(&key, k.value().1, v.value())?;
+                if d.generation < g.number {
+                    break;
+                }
+                if d.generation == g.number {
+                    out.push(d);
+                }
+            }
+            out.reverse();
+            Ok(out)
+        })
+    }
+}
+
+/// Where an entry of a generation's state lives.
+enum Slot {
+    /// In the checkpoint's tree, by digest.
+    Stored(Digest),
+    /// In a delta row since the checkpoint.
+    Inline(Box<ObservedResource>),
+}
+
+impl Slot {
+    fn load(
+        self,
+        objs: &dyn Objects,
+        addr: &Address,
+        g: &Generation,
+    ) -> Result<ObservedResource, StoreError> {
+        match self {
+            Slot::Inline(o) => Ok(*o),
+            Slot::Stored(d) => match object::get(
+                objs,
+                &d,
+                &format!("{addr} in generation {} of {}", g.number, g.stack),
+            )? {
+                Object::Observed(o) => Ok(o),
+                _ => Err(StoreError::Bug(format!(
+                    "object {} is not an observed resource",
+                    d.short()
+                ))),
+            },
+        }
     }
 }

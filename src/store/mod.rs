@@ -29,7 +29,7 @@ pub use audit::AuditEvent;
 pub use check::CheckReport;
 pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
 pub use error::StoreError;
-pub use generations::{Change, NewGeneration};
+pub use generations::{CHECKPOINT_EVERY, Change, DeltaChange, DeltaRow, NewGeneration};
 pub use journal::{JournalEntry, JournalState};
 pub use locks::{LockInfo, LockStatus, StackLock};
 pub use object::{EnvHeader, Object, resource_digest};
@@ -49,6 +49,8 @@ pub fn decode_any(data: &[u8]) -> usize {
     ok += usize::from(codec::decode::<JournalEntry>(data).is_ok());
     ok += usize::from(codec::decode::<LockInfo>(data).is_ok());
     ok += usize::from(codec::decode::<crate::keys::WrappedKey>(data).is_ok());
+    ok += usize::from(codec::decode::<DeltaRow>(data).is_ok());
+    ok += usize::from(codec::decode::<crate::model::Checkpoint>(data).is_ok());
     if let Ok(text) = std::str::from_utf8(data) {
         ok += usize::from(statefile::from_json(text).is_ok());
     }

@@ -5,7 +5,9 @@
 //! | `meta` | name | schema version (u32 LE, raw), wrapped data key |
 //! | `objects` | SHA-256 of the value (32 B) | [`Object`](super::object::Object) |
 //! | `releases` | (estate, version) | [`Release`](crate::model::Release) |
-//! | `generations` | (stack `estate/env`, number) | [`Generation`](crate::model::Generation) + applied root |
+//! | `generations` | (stack `estate/env`, number) | [`Generation`](crate::model::Generation) |
+//! | `deltas` | (stack, sequence number) | [`DeltaRow`](super::DeltaRow): one observed change |
+//! | `checkpoints` | (stack, sequence number) | [`Checkpoint`](crate::model::Checkpoint) |
 //! | `audit` | sequence number | [`AuditEntry`](crate::model::AuditEntry) |
 //! | `journal` | (stack, sequence number) | [`JournalEntry`](super::JournalEntry) |
 //! | `locks` | stack | [`LockRecord`](super::LockRecord) |
@@ -22,6 +24,9 @@ pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 pub(crate) const RELEASES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("releases");
 pub(crate) const GENERATIONS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("generations");
+pub(crate) const DELTAS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("deltas");
+pub(crate) const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("checkpoints");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 pub(crate) const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 pub(crate) const LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("locks");

@@ -204,8 +204,13 @@ pub fn from_json(text: &str) -> Result<(Generation, Vec<ObservedResource>), Stat
         ended_at: time("ended_at")?,
         outcome,
         summary,
-        root: zero,
-        applied: zero,
+        base: crate::model::Checkpoint {
+            seq: 0,
+            root: zero,
+            applied: zero,
+            count: 0,
+        },
+        last_seq: 0,
         resource_count: 0,
     };
     let list = doc

@@ -369,7 +369,7 @@ fn corrupt_records_are_named_not_panics() {
     );
     assert!(store.generations(&stack).is_err());
     // Damage one object: its digest no longer matches.
-    let d = g2.root;
+    let d = g2.base.root;
     store
         .write(|w| {
             w.open_table(schema::OBJECTS)?
@@ -410,4 +410,64 @@ fn corrupt_records_are_named_not_panics() {
         "{:?}",
         report.problems
     );
+}
+
+#[test]
+fn generations_across_checkpoints_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    let mut model: Vec<BTreeMap<String, i64>> = Vec::new();
+    let mut cur = BTreeMap::new();
+    for i in 0..(3 * CHECKPOINT_EVERY as i64 + 7) {
+        let slot = i % 11;
+        let change = if i % 5 == 4 {
+            cur.remove(&format!("m.r{slot}"));
+            Change::Remove(format!("m.r{slot}").parse().unwrap())
+        } else {
+            cur.insert(format!("m.r{slot}"), i);
+            Change::Put {
+                observed: Box::new(observed(&format!("m.r{slot}"), i)),
+                applied: Some(crate::model::Digest::of(&i.to_le_bytes())),
+            }
+        };
+        let g = store
+            .commit_generation(
+                &stack,
+                new_gen(),
+                vec![change],
+                Outcome::Succeeded,
+                &actor(),
+            )
+            .unwrap();
+        assert_eq!(g.resource_count, cur.len() as u64);
+        assert!(g.last_seq - g.base.seq < CHECKPOINT_EVERY);
+        model.push(cur.clone());
+    }
+    let latest = store.latest_generation(&stack).unwrap().unwrap();
+    assert!(
+        latest.base.seq >= 3 * CHECKPOINT_EVERY,
+        "checkpoints were materialized"
+    );
+    for (i, want) in model.iter().enumerate() {
+        let g = store.generation(&stack, i as u64 + 1).unwrap();
+        let got: BTreeMap<String, i64> = store
+            .observed(&g)
+            .unwrap()
+            .into_iter()
+            .map(|(a, r)| (a.to_string(), r.properties["capacity"].as_int().unwrap()))
+            .collect();
+        assert_eq!(&got, want, "generation {}", i + 1);
+        let applied = store.applied(&g).unwrap();
+        assert_eq!(applied.len(), want.len());
+        for a in store.addresses(&g).unwrap() {
+            assert_eq!(
+                store.observed_resource(&g, &a).unwrap().properties["capacity"].as_int(),
+                want.get(&a.to_string()).copied()
+            );
+        }
+        assert_eq!(store.generation_changes(&g).unwrap().len(), 1);
+    }
+    let mut store = store;
+    assert!(store.check().unwrap().problems.is_empty());
 }
