@@ -29,11 +29,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod keys;
 pub mod model;
+pub mod plan;
+pub mod provider;
 pub mod spec;
 pub mod store;
+pub mod synthetic;
 mod util;
+pub mod workflow;

@@ -134,6 +134,31 @@ impl ResourceType {
             .filter(|p| self.id_template.contains(&format!("{{{p}}}")))
     }
 
+    /// The ARM id of a resource of this type named `name`, filling the
+    /// template from `lookup` (which answers `resource_group`, `parent` and
+    /// `scope` with their resolved property values). The error names the
+    /// missing or non-text placement property.
+    pub fn arm_id(
+        &self,
+        subscription: &str,
+        name: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String, String> {
+        let mut id = self
+            .id_template
+            .replace("{subscription}", subscription)
+            .replace("{name}", name);
+        for p in ["resource_group", "parent", "scope"] {
+            let placeholder = format!("{{{p}}}");
+            if id.contains(&placeholder) {
+                let v =
+                    lookup(p).ok_or_else(|| format!("property `{p}` is missing or not text"))?;
+                id = id.replace(&placeholder, v.trim_end_matches('/'));
+            }
+        }
+        Ok(id)
+    }
+
     /// The last path segment of the type, e.g. `privateEndpoints`.
     pub fn short_name(&self) -> &'static str {
         self.arm_type.rsplit('/').next().unwrap_or(self.arm_type)

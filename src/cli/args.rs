@@ -58,6 +58,22 @@ pub enum Command {
     #[command(after_help = "Example:\n  statectl types | grep Network")]
     Types(JsonFlag),
 
+    /// Show what applying a release would change, without changing anything.
+    #[command(
+        after_help = "Exit status: 0 success (with --detailed-exitcode: 0 no changes, 2 changes), 1 error or blocked actions.\n\nExamples:\n  statectl plan --estate chatwoot --env prod --version v1.2.0\n  statectl plan --estate chatwoot --env prod --version v1.2.0 --json > tfplan.json\n  statectl plan --estate chatwoot --env prod --version v1.2.0 --out plan.json"
+    )]
+    Plan(PlanArgs),
+
+    /// Plan and apply a release (or a saved plan) to a stack.
+    #[command(
+        after_help = "The release is created from the working tree if it does not exist yet. Without --auto-approve the plan is shown and confirmed interactively.\n\nExamples:\n  statectl apply --estate chatwoot --env dev --version v1.0.0 --auto-approve\n  statectl apply --estate chatwoot --env prod --target module.data --replace data.postgres --allow-data-loss --reason INC-42\n  statectl apply --plan plan.json --auto-approve\n  statectl apply --estate chatwoot --env dev --resume --auto-approve"
+    )]
+    Apply(ApplyArgs),
+
+    /// Inspect and disturb the simulated Azure control plane (the embedded default provider).
+    #[command(subcommand)]
+    Sim(SimCommand),
+
     /// Create, list and show releases: immutable versions of an estate's desired state.
     #[command(subcommand)]
     Release(ReleaseCommand),
@@ -89,6 +105,154 @@ pub enum Command {
     /// Developer tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
+}
+
+/// What to plan.
+#[derive(Debug, Args)]
+pub struct PlanSelection {
+    /// The estate.
+    #[arg(long)]
+    pub estate: Option<String>,
+    /// The environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// The release, e.g. v1.2.0 (read from the working tree if not stored yet).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Only these resources (`data.postgres`) or modules (`module.data`), and what they need.
+    #[arg(long = "target", value_name = "ADDR|module.M")]
+    pub targets: Vec<String>,
+    /// Replace these even if unchanged (emergency restore).
+    #[arg(long = "replace", value_name = "ADDR|module.M")]
+    pub replace: Vec<String>,
+    /// Allow deleting or replacing resources that hold data or have prevent_destroy.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+}
+
+/// `statectl plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// What to plan.
+    #[command(flatten)]
+    pub sel: PlanSelection,
+    /// Print the plan as JSON in the shape of `terraform show -json`.
+    #[arg(long)]
+    pub json: bool,
+    /// Save the plan to FILE, for `statectl apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// No ANSI colors (also NO_COLOR).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `statectl apply`
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// What to apply.
+    #[command(flatten)]
+    pub sel: PlanSelection,
+    /// Apply this saved plan instead (refused if observed state moved since).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["version", "targets", "replace"])]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most operations in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub parallelism: u16,
+    /// Why (recorded in history and the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Finish an interrupted apply: reconcile its journal with the provider, then apply again.
+    #[arg(long)]
+    pub resume: bool,
+    /// Seconds to wait for the stack lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+    /// No ANSI colors (also NO_COLOR).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `statectl sim ...`
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// List what the simulated cloud holds.
+    #[command(after_help = "Example:\n  statectl sim list")]
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one simulated resource (by ARM id or statectl address).
+    Show {
+        /// ARM id or address.
+        key: String,
+    },
+    /// Change a property out of band, as a portal edit would (drift).
+    #[command(
+        after_help = "VALUE is read as JSON when it parses (true, 3, [\"1\"]), else as text.\n\nExample:\n  statectl sim set data.redis capacity=2"
+    )]
+    Set {
+        /// ARM id or address.
+        key: String,
+        /// PROPERTY=VALUE.
+        assignment: String,
+    },
+    /// Delete a resource out of band (a lost resource, or drift).
+    #[command(after_help = "Example:\n  statectl sim delete data.postgres")]
+    Delete {
+        /// ARM id or address.
+        key: String,
+    },
+    /// Inject faults into later operations.
+    #[command(subcommand)]
+    Fault(FaultCommand),
+    /// List soft-deleted Key Vaults holding their names.
+    SoftDeleted,
+    /// Purge a soft-deleted Key Vault (refused under purge protection).
+    Purge {
+        /// The vault name.
+        name: String,
+    },
+}
+
+/// `statectl sim fault ...`
+#[derive(Debug, Subcommand)]
+pub enum FaultCommand {
+    /// Fail the N-th operation from now (on one type, or any).
+    FailNth {
+        /// Which operation, from 1.
+        #[arg(long)]
+        nth: u64,
+        /// Only count operations on this ARM type.
+        #[arg(long = "type", value_name = "ARM_TYPE")]
+        arm_type: Option<String>,
+    },
+    /// Fail operations at random with probability P, from SEED.
+    FailRandom {
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// The probability, 0 to 1.
+        #[arg(long)]
+        probability: f64,
+    },
+    /// Abort the process right after the K-th operation from now takes effect.
+    CrashAt {
+        /// Which operation, from 1.
+        #[arg(long)]
+        op: u64,
+    },
+    /// Remove every fault.
+    Clear,
+    /// Show the faults in force.
+    Show,
 }
 
 /// `statectl release ...`
@@ -260,6 +424,21 @@ pub enum DebugCommand {
         /// How many generations.
         #[arg(long, default_value_t = 1000)]
         count: u64,
+    },
+    /// Write a synthetic layered project of N resources (benchmarks).
+    Generate {
+        /// How many resources.
+        #[arg(long)]
+        resources: usize,
+        /// Resources per layer.
+        #[arg(long, default_value_t = 50)]
+        width: usize,
+        /// Where to write the project.
+        #[arg(long)]
+        out: PathBuf,
+        /// The estate name.
+        #[arg(long, default_value = "synthetic")]
+        estate: String,
     },
     /// Take a stack's lock, print `locked`, and hold it for SECONDS (the
     /// lock tests kill this).

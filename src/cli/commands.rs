@@ -6,7 +6,7 @@ use std::io::Write;
 use super::CliError;
 use super::args::{Cli, Command, JsonFlag, Selection, Stack};
 use super::context::Context;
-use super::store_cmds;
+use super::{apply_cmds, store_cmds};
 use crate::catalog;
 use crate::model::Estate;
 use crate::spec::Loader;
@@ -19,6 +19,9 @@ pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), Cli
         Command::Graph(stack) => graph(&loader, stack, out),
         Command::Estates(flag) => estates(&loader, flag, out),
         Command::Types(flag) => types(flag, out),
+        Command::Plan(args) => apply_cmds::plan(ctx, args, out),
+        Command::Apply(args) => apply_cmds::apply(ctx, args, out),
+        Command::Sim(cmd) => apply_cmds::sim(ctx, cmd, out),
         Command::Release(cmd) => store_cmds::release(ctx, cmd, out),
         Command::History(args) => store_cmds::history(ctx, args, out),
         Command::State(cmd) => store_cmds::state(ctx, cmd, out),

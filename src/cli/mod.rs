@@ -6,6 +6,7 @@
 //! status: 0 success, 1 a failure the user can fix in their input or
 //! environment, 2 a usage error (clap's own code).
 
+mod apply_cmds;
 mod args;
 mod commands;
 mod context;
@@ -53,6 +54,15 @@ pub enum CliError {
     /// An argument is well-formed for clap but not valid here.
     #[error("{0}")]
     Input(String),
+    /// A plan or apply workflow stopped.
+    #[error(transparent)]
+    Workflow(#[from] crate::workflow::WorkflowError),
+    /// The simulator failed or refused.
+    #[error(transparent)]
+    Sim(#[from] crate::provider::sim::SimError),
+    /// `--detailed-exitcode` found changes (exit 2, not an error).
+    #[error("")]
+    Changes,
 }
 
 impl From<SpecError> for CliError {
@@ -71,7 +81,10 @@ impl CliError {
             | CliError::Store(_)
             | CliError::StateFile { .. }
             | CliError::Clock(_)
-            | CliError::Input(_) => 1,
+            | CliError::Input(_)
+            | CliError::Workflow(_)
+            | CliError::Sim(_) => 1,
+            CliError::Changes => 2,
         }
     }
 }
@@ -125,11 +138,17 @@ where
         .and_then(|ctx| commands::dispatch(&cli, &ctx, &mut out));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`statectl ... | head`) is not an error.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             let _ = out.flush();
             let mut err = std::io::stderr().lock();
             match &e {
+                CliError::Changes => {}
                 CliError::Spec(specs) => {
+                    let _ = writeln!(err, "{}", specs.render());
+                }
+                CliError::Workflow(crate::workflow::WorkflowError::Spec(specs)) => {
                     let _ = writeln!(err, "{}", specs.render());
                 }
                 other => {

@@ -46,7 +46,7 @@ pub fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std:
     Ok(())
 }
 
-fn git_commit(project: &std::path::Path) -> Option<String> {
+pub fn git_commit(project: &std::path::Path) -> Option<String> {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")
@@ -583,6 +583,23 @@ pub fn debug(ctx: &Context, cmd: &DebugCommand, out: &mut dyn Write) -> Result<(
                 writeln!(out, "acked {}", g.number)?;
                 out.flush()?;
             }
+            Ok(())
+        }
+        DebugCommand::Generate {
+            resources,
+            width,
+            out: dir,
+            estate,
+        } => {
+            let e = crate::synthetic::layered(estate, (*resources).max(1), *width, 1);
+            crate::spec::write_project(dir, &e)
+                .map_err(|e| CliError::Input(format!("cannot write {}: {e}", dir.display())))?;
+            writeln!(
+                out,
+                "wrote a {}-resource estate `{estate}` (environment dev) to {}",
+                e.resources().len(),
+                dir.display()
+            )?;
             Ok(())
         }
         DebugCommand::HoldLock { stack, seconds } => {

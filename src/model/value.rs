@@ -148,6 +148,47 @@ impl Value {
         }
     }
 
+    /// Replaces every reference with the value `lookup` gives for it.
+    /// Returns the first reference `lookup` cannot answer (its value is not
+    /// known yet). Templates become strings; a non-scalar value inside a
+    /// template is an error reported as that reference.
+    pub fn resolve(
+        &self,
+        lookup: &dyn Fn(&Reference) -> Option<Value>,
+    ) -> Result<Value, Reference> {
+        Ok(match self {
+            Value::Ref(r) => lookup(r).ok_or_else(|| r.clone())?,
+            Value::Template(segs) => {
+                let mut out = String::new();
+                for s in segs {
+                    match s {
+                        Segment::Lit(l) => out.push_str(l),
+                        Segment::Ref(r) => match lookup(r) {
+                            Some(Value::String(t)) => out.push_str(&t),
+                            Some(Value::Int(i)) => out.push_str(&i.to_string()),
+                            Some(Value::Float(f)) => out.push_str(&f.to_string()),
+                            Some(Value::Bool(b)) => out.push_str(&b.to_string()),
+                            _ => return Err(r.clone()),
+                        },
+                    }
+                }
+                Value::String(out)
+            }
+            Value::List(items) => Value::List(
+                items
+                    .iter()
+                    .map(|v| v.resolve(lookup))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), v.resolve(lookup)?)))
+                    .collect::<Result<_, Reference>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
     /// The value as JSON; references render as their `${...}` text, which is
     /// how plans show values not known until apply.
     pub fn to_json(&self) -> serde_json::Value {
@@ -162,6 +203,18 @@ impl Value {
             Value::Ref(r) => J::String(r.to_string()),
             Value::Template(_) => J::String(self.to_string()),
         }
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_string())
     }
 }
 
@@ -237,6 +290,32 @@ mod tests {
         assert_eq!(seen, ["m.x", "m.y"]);
         assert!(v.has_refs());
         assert!(!Value::Int(1).has_refs());
+    }
+
+    #[test]
+    fn resolves_refs_and_templates() {
+        let v = Value::List(vec![
+            Value::Ref(r("m.x", "id")),
+            Value::Template(vec![
+                Segment::Lit("https://".into()),
+                Segment::Ref(r("m.y", "name")),
+                Segment::Lit("/".into()),
+            ]),
+        ]);
+        let lookup = |re: &Reference| match re.address.name() {
+            "x" => Some(Value::String("/sub/x".into())),
+            "y" => Some(Value::String("host".into())),
+            _ => None,
+        };
+        assert_eq!(
+            v.resolve(&lookup),
+            Ok(Value::List(vec![
+                Value::String("/sub/x".into()),
+                Value::String("https://host/".into())
+            ]))
+        );
+        let missing = Value::Ref(r("m.z", "id"));
+        assert_eq!(missing.resolve(&lookup), Err(r("m.z", "id")));
     }
 
     #[test]

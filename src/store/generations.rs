@@ -18,6 +18,11 @@ use crate::model::{
     Stack, UtcTime,
 };
 
+/// What the applied tree holds for a resource that was not applied from a
+/// release (imported or refreshed): never equal to a real desired digest, so
+/// a plan always compares such a resource property by property.
+pub const UNKNOWN_DESIRED: Digest = Digest([0; 32]);
+
 /// Delta rows after a checkpoint before the next one is materialized. Reading
 /// any generation costs one tree walk plus at most this many rows; a commit
 /// that crosses the bound folds the rows into the trees.
@@ -380,7 +385,7 @@ impl Store {
                 } => {
                     let d = object::put(&mut objs, &Object::Observed(*o))?;
                     observed.insert(row.address.clone(), Some(d));
-                    applied.insert(row.address, a);
+                    applied.insert(row.address, Some(a.unwrap_or(UNKNOWN_DESIRED)));
                 }
                 DeltaChange::Remove => {
                     observed.insert(row.address.clone(), None);
@@ -864,7 +869,8 @@ impl Store {
     }
 
     /// The applied state of a generation: address -> digest of the desired
-    /// resource it was applied from (absent for imports and refreshes).
+    /// resource it was applied from ([`UNKNOWN_DESIRED`] for imports and
+    /// refreshes). Its keys are exactly the generation's addresses.
     pub fn applied(&self, g: &Generation) -> Result<BTreeMap<Address, Digest>, StoreError> {
         self.read(|r| {
             let objs = ReadObjects::open(r)?;
@@ -911,7 +917,7 @@ impl Store {
                     .collect();
             for (_, row) in rows_in(&rows, &g.stack.key(), g.base.seq, g.last_seq)? {
                 let applied = match row.change {
-                    DeltaChange::Put { applied, .. } => applied,
+                    DeltaChange::Put { applied, .. } => Some(applied.unwrap_or(UNKNOWN_DESIRED)),
                     DeltaChange::Remove => None,
                 };
                 let desired = match diff.get(&row.address) {

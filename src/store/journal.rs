@@ -36,6 +36,13 @@ pub struct JournalEntry {
     pub address: Address,
     /// The action: create, update, replace, delete.
     pub action: String,
+    /// The ARM type.
+    pub arm_type: String,
+    /// The ARM id the operation writes, so a crash can be reconciled by
+    /// reading the provider.
+    pub resource_id: String,
+    /// The digest of the desired resource being applied (none for deletes).
+    pub desired: Option<crate::model::Digest>,
     /// Where it stands.
     pub state: JournalState,
     /// When it started.
@@ -44,6 +51,21 @@ pub struct JournalEntry {
     pub ended_at: Option<UtcTime>,
     /// The error, for failed operations.
     pub detail: Option<String>,
+}
+
+/// What an operation is about to do, for [`Store::journal_begin`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalIntent {
+    /// The resource.
+    pub address: Address,
+    /// The action.
+    pub action: String,
+    /// The ARM type.
+    pub arm_type: String,
+    /// The ARM id it writes.
+    pub resource_id: String,
+    /// The desired digest being applied.
+    pub desired: Option<crate::model::Digest>,
 }
 
 fn decode(stack: &str, seq: u64, bytes: &[u8]) -> Result<JournalEntry, StoreError> {
@@ -88,43 +110,50 @@ pub(crate) fn resolve_in(
 }
 
 impl Store {
-    /// Writes the intent of an operation before it starts; returns its
-    /// sequence number.
+    /// Writes the intent of operations before they start, in one
+    /// transaction; returns their sequence numbers.
     pub fn journal_begin(
         &self,
         stack: &Stack,
         generation: u64,
-        address: &Address,
-        action: &str,
-    ) -> Result<u64, StoreError> {
+        intents: &[JournalIntent],
+    ) -> Result<Vec<u64>, StoreError> {
         let now = self.clock.now();
         let key = stack.key();
         self.write(|w| {
-            let seq = {
+            let mut seq = {
                 let t = w.open_table(schema::JOURNAL)?;
                 let last = t
                     .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
                     .next_back();
                 match last {
-                    Some(row) => row?.0.value().1 + 1,
-                    None => 1,
+                    Some(row) => row?.0.value().1,
+                    None => 0,
                 }
             };
-            put(
-                w,
-                &JournalEntry {
-                    stack: key.clone(),
-                    seq,
-                    generation,
-                    address: address.clone(),
-                    action: action.to_string(),
-                    state: JournalState::Begun,
-                    started_at: now,
-                    ended_at: None,
-                    detail: None,
-                },
-            )?;
-            Ok(seq)
+            let mut out = Vec::with_capacity(intents.len());
+            for i in intents {
+                seq += 1;
+                put(
+                    w,
+                    &JournalEntry {
+                        stack: key.clone(),
+                        seq,
+                        generation,
+                        address: i.address.clone(),
+                        action: i.action.clone(),
+                        arm_type: i.arm_type.clone(),
+                        resource_id: i.resource_id.clone(),
+                        desired: i.desired,
+                        state: JournalState::Begun,
+                        started_at: now,
+                        ended_at: None,
+                        detail: None,
+                    },
+                )?;
+                out.push(seq);
+            }
+            Ok(out)
         })
     }
 

@@ -29,8 +29,10 @@ pub use audit::AuditEvent;
 pub use check::CheckReport;
 pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
 pub use error::StoreError;
-pub use generations::{CHECKPOINT_EVERY, Change, DeltaChange, DeltaRow, NewGeneration};
-pub use journal::{JournalEntry, JournalState};
+pub use generations::{
+    CHECKPOINT_EVERY, Change, DeltaChange, DeltaRow, NewGeneration, UNKNOWN_DESIRED,
+};
+pub use journal::{JournalEntry, JournalIntent, JournalState};
 pub use locks::{LockInfo, LockStatus, StackLock};
 pub use object::{EnvHeader, Object, resource_digest};
 pub use releases::{ReleaseOutcome, display_version, parse_version};

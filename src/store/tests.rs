@@ -229,7 +229,19 @@ fn journal_and_incremental_generation() {
             .contains("still in progress")
     );
     let a: Address = "m.a".parse().unwrap();
-    let seq = store.journal_begin(&stack, g.number, &a, "create").unwrap();
+    let seq = store
+        .journal_begin(
+            &stack,
+            g.number,
+            &[JournalIntent {
+                address: a.clone(),
+                action: "create".into(),
+                arm_type: "Microsoft.Cache/redis".into(),
+                resource_id: "/x".into(),
+                desired: None,
+            }],
+        )
+        .unwrap()[0];
     assert_eq!(store.unresolved(&stack).unwrap().len(), 1);
     let g = store
         .record(

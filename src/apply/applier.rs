@@ -1,0 +1,533 @@
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::progress::Progress;
+use crate::catalog;
+use crate::model::{
+    Address, Estate, Generation, GenerationKind, ObservedResource, Outcome, Reference, Stack, Value,
+};
+use crate::plan::{Action, ActionKind, Plan};
+use crate::provider::{Operation, Provider, ProviderError, ResolvedResource};
+use crate::store::{Actor, Change, JournalIntent, JournalState, NewGeneration, Store, StoreError};
+
+/// How to apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Most operations in flight at once.
+    pub parallelism: usize,
+    /// What the generation is.
+    pub kind: GenerationKind,
+    /// Why (recorded in history and audit).
+    pub reason: Option<String>,
+    /// Operations on these addresses restore from backup instead of creating
+    /// empty (emergency restore of stateful resources).
+    pub restore: Vec<Address>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 10,
+            kind: GenerationKind::Apply,
+            reason: None,
+            restore: Vec::new(),
+        }
+    }
+}
+
+/// How one operation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpResult {
+    /// It took effect and is recorded.
+    Done,
+    /// The provider refused or failed.
+    Failed(String),
+    /// Not attempted because something it needs failed.
+    Skipped(String),
+}
+
+/// One operation's outcome and timing (on the runtime's clock: virtual time
+/// on a paused runtime).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpOutcome {
+    /// The resource.
+    pub address: Address,
+    /// What was done.
+    pub kind: ActionKind,
+    /// How it ended.
+    pub result: OpResult,
+    /// When it started, from the start of the apply.
+    pub started: Duration,
+    /// When it ended, from the start of the apply.
+    pub ended: Duration,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// What an apply did.
+#[derive(Clone, Debug)]
+pub struct ApplyReport {
+    /// The generation it committed.
+    pub generation: Generation,
+    /// Every action's outcome, in completion order.
+    pub outcomes: Vec<OpOutcome>,
+    /// From first start to last end, on the runtime's clock.
+    pub makespan: Duration,
+}
+
+impl ApplyReport {
+    /// Outcomes that failed or were skipped.
+    pub fn failures(&self) -> impl Iterator<Item = &OpOutcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| !matches!(o.result, OpResult::Done))
+    }
+}
+
+/// Why an apply could not run or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The store failed; the journal says what was in flight.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The plan has blocked actions.
+    #[error("the plan has {0} blocked action(s); nothing was applied")]
+    Blocked(usize),
+    /// An internal invariant broke.
+    #[error("bug in statectl: {0}")]
+    Bug(String),
+}
+
+struct Finished {
+    index: usize,
+    seq: u64,
+    result: Result<Option<ObservedResource>, ProviderError>,
+    started: Duration,
+    ended: Duration,
+}
+
+/// The value of `re` from observed state, as the provider reported it.
+fn lookup(observed: &BTreeMap<Address, ObservedResource>, re: &Reference) -> Option<Value> {
+    let o = observed.get(&re.address)?;
+    match re.attr.as_str() {
+        "id" => Some(Value::String(o.id.clone())),
+        "name" => Some(Value::String(o.name.clone())),
+        a => o.attributes.get(a).or_else(|| o.properties.get(a)).cloned(),
+    }
+}
+
+/// Resolves a desired resource against observed state.
+fn resolve(
+    desired: &Estate,
+    address: &Address,
+    observed: &BTreeMap<Address, ObservedResource>,
+) -> Result<ResolvedResource, String> {
+    let r = desired
+        .resource(address)
+        .ok_or_else(|| format!("{address} is not in the release"))?;
+    let mut properties = BTreeMap::new();
+    for (k, v) in &r.properties {
+        let resolved = v.resolve(&|re| lookup(observed, re)).map_err(|re| {
+            let sensitive = catalog::lookup(&observed.get(&re.address).map_or(String::new(), |o| o.arm_type.clone()))
+                .is_ok_and(|rt| rt.is_sensitive(&re.attr));
+            if sensitive {
+                format!("property `{k}` references the sensitive attribute {re}; pass secrets through Key Vault references, never in clear")
+            } else {
+                format!("property `{k}`: {re} has no value (its resource is not in observed state)")
+            }
+        })?;
+        properties.insert(k.clone(), resolved);
+    }
+    Ok(ResolvedResource {
+        address: address.clone(),
+        arm_type: r.arm_type.clone(),
+        name: r.name.clone(),
+        subscription: desired.environment.subscription_id.clone(),
+        properties,
+        tags: r.tags.clone(),
+        dependencies: r.dependencies(),
+        prevent_destroy: r.lifecycle.prevent_destroy,
+    })
+}
+
+fn arm_id(r: &ResolvedResource) -> String {
+    catalog::lookup(&r.arm_type)
+        .ok()
+        .and_then(|rt| {
+            rt.arm_id(&r.subscription, &r.name, &|p| {
+                r.properties
+                    .get(p)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Applies `plan` (made against `observed`) for the release `desired`.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply<P: Provider + 'static>(
+    store: &Store,
+    provider: Arc<P>,
+    stack: &Stack,
+    plan: &Plan,
+    desired: &Estate,
+    mut observed: BTreeMap<Address, ObservedResource>,
+    actor: &Actor,
+    opts: &ApplyOptions,
+    progress: &mut dyn Progress,
+) -> Result<ApplyReport, ApplyError> {
+    let blocked = plan.blocked().count();
+    if blocked > 0 {
+        return Err(ApplyError::Blocked(blocked));
+    }
+    let g = store.begin_generation(
+        stack,
+        NewGeneration {
+            kind: opts.kind,
+            release: plan.release.clone(),
+            plan_hash: Some(plan.hash),
+            reason: opts.reason.clone(),
+        },
+        actor,
+    )?;
+    let n = plan.actions.len();
+    let mut remaining: Vec<usize> = plan.actions.iter().map(|a| a.needs.len()).collect();
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, a) in plan.actions.iter().enumerate() {
+        for &j in &a.needs {
+            if j >= n {
+                return Err(ApplyError::Bug(format!(
+                    "action {i} needs {j}, beyond the plan"
+                )));
+            }
+            users[j].push(i);
+        }
+    }
+    // Critical path first: among ready actions, start the one with the
+    // longest chain of work still behind it (its "bottom level").
+    let durations = plan.durations();
+    let mut level = vec![0u64; n];
+    for i in (0..n).rev() {
+        let below = users[i].iter().map(|u| level[*u]).max().unwrap_or(0);
+        level[i] = durations[i] + below;
+    }
+    let mut ready: BinaryHeap<(u64, Reverse<usize>)> = (0..n)
+        .filter(|i| remaining[*i] == 0)
+        .map(|i| (level[i], Reverse(i)))
+        .collect();
+    let mut settled = vec![false; n];
+    let mut outcomes: Vec<OpOutcome> = Vec::with_capacity(n);
+    let mut running: JoinSet<Finished> = JoinSet::new();
+    let start = Instant::now();
+    let parallelism = opts.parallelism.max(1);
+    let region = Some(desired.environment.region.clone());
+
+    loop {
+        // Start what may start, journaling the whole batch in one transaction first.
+        let mut batch: Vec<(usize, Option<ResolvedResource>)> = Vec::new();
+        let mut early: Vec<OpOutcome> = Vec::new();
+        while running.len() + batch.len() < parallelism {
+            let Some((_, Reverse(i))) = ready.pop() else {
+                break;
+            };
+            let a = &plan.actions[i];
+            if a.kind == ActionKind::Delete {
+                batch.push((i, None));
+                continue;
+            }
+            match resolve(desired, &a.address, &observed) {
+                Ok(r) => batch.push((i, Some(r))),
+                Err(e) => {
+                    let t = start.elapsed();
+                    early.push(OpOutcome {
+                        address: a.address.clone(),
+                        kind: a.kind,
+                        result: OpResult::Failed(e),
+                        started: t,
+                        ended: t,
+                        took: Duration::ZERO,
+                    });
+                }
+            }
+        }
+        for o in early {
+            let i = plan
+                .actions
+                .iter()
+                .position(|a| a.address == o.address)
+                .unwrap_or(0);
+            settle_failure(
+                plan,
+                i,
+                o,
+                &mut settled,
+                &mut outcomes,
+                &users,
+                start,
+                progress,
+                running.len(),
+            );
+        }
+        if !batch.is_empty() {
+            let intents: Vec<JournalIntent> = batch
+                .iter()
+                .map(|(i, r)| {
+                    let a = &plan.actions[*i];
+                    JournalIntent {
+                        address: a.address.clone(),
+                        action: a.kind.to_string(),
+                        arm_type: a.arm_type.clone(),
+                        resource_id: match r {
+                            Some(r) => arm_id(r),
+                            None => observed
+                                .get(&a.address)
+                                .map(|o| o.id.clone())
+                                .unwrap_or_default(),
+                        },
+                        desired: a.desired,
+                    }
+                })
+                .collect();
+            let seqs = store.journal_begin(stack, g.number, &intents)?;
+            for ((i, resolved), seq) in batch.into_iter().zip(seqs) {
+                let a = &plan.actions[i];
+                progress.started(a, running.len() + 1, start.elapsed());
+                let provider = provider.clone();
+                let old = observed.get(&a.address).cloned();
+                let kind = a.kind;
+                let restore = opts.restore.contains(&a.address);
+                running.spawn(async move {
+                    let started = start.elapsed();
+                    let result = run_op(provider.as_ref(), kind, old, resolved, restore).await;
+                    Finished {
+                        index: i,
+                        seq,
+                        result,
+                        started,
+                        ended: start.elapsed(),
+                    }
+                });
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        // Wait for one operation, then collect every other that finished at
+        // the same moment, and commit them together.
+        let mut finished = Vec::new();
+        match running.join_next().await {
+            Some(Ok(f)) => finished.push(f),
+            Some(Err(e)) => return Err(ApplyError::Bug(format!("operation task failed: {e}"))),
+            None => break,
+        }
+        loop {
+            tokio::task::yield_now().await;
+            let before = finished.len();
+            while let Some(r) = running.try_join_next() {
+                finished
+                    .push(r.map_err(|e| ApplyError::Bug(format!("operation task failed: {e}")))?);
+            }
+            if finished.len() == before {
+                break;
+            }
+        }
+        let mut changes = Vec::new();
+        let mut resolves = Vec::new();
+        for f in &finished {
+            let a = &plan.actions[f.index];
+            match &f.result {
+                Ok(Some(o)) => {
+                    changes.push(Change::Put {
+                        observed: Box::new(o.clone()),
+                        applied: a.desired,
+                    });
+                    resolves.push((f.seq, JournalState::Done, None));
+                }
+                Ok(None) => {
+                    changes.push(Change::Remove(a.address.clone()));
+                    resolves.push((f.seq, JournalState::Done, None));
+                }
+                Err(e) => resolves.push((f.seq, JournalState::Failed, Some(e.to_string()))),
+            }
+        }
+        store.record(stack, g.number, changes, &resolves)?;
+        for f in finished {
+            let a = &plan.actions[f.index];
+            let took = f.ended.saturating_sub(f.started);
+            match f.result {
+                Ok(res) => {
+                    match res {
+                        Some(o) => {
+                            observed.insert(a.address.clone(), o);
+                        }
+                        None => {
+                            observed.remove(&a.address);
+                        }
+                    }
+                    settled[f.index] = true;
+                    let o = OpOutcome {
+                        address: a.address.clone(),
+                        kind: a.kind,
+                        result: OpResult::Done,
+                        started: f.started,
+                        ended: f.ended,
+                        took,
+                    };
+                    outcomes.push(o.clone());
+                    progress.finished(&o, outcomes.len(), n, running.len());
+                    for &u in &users[f.index] {
+                        remaining[u] -= 1;
+                        if remaining[u] == 0 && !settled[u] {
+                            ready.push((level[u], Reverse(u)));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let o = OpOutcome {
+                        address: a.address.clone(),
+                        kind: a.kind,
+                        result: OpResult::Failed(e.to_string()),
+                        started: f.started,
+                        ended: f.ended,
+                        took,
+                    };
+                    settle_failure(
+                        plan,
+                        f.index,
+                        o,
+                        &mut settled,
+                        &mut outcomes,
+                        &users,
+                        start,
+                        progress,
+                        running.len(),
+                    );
+                }
+            }
+        }
+    }
+    let makespan = start.elapsed();
+    let failed: Vec<&OpOutcome> = outcomes
+        .iter()
+        .filter(|o| !matches!(o.result, OpResult::Done))
+        .collect();
+    let succeeded = outcomes.len() - failed.len();
+    let outcome = if failed.is_empty() {
+        Outcome::Succeeded
+    } else if succeeded > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Failed
+    };
+    let summary: Vec<String> = failed
+        .iter()
+        .map(|o| match &o.result {
+            OpResult::Failed(e) => format!("{} {} failed: {e}", o.kind, o.address),
+            OpResult::Skipped(w) => format!("{} {} skipped: {w}", o.kind, o.address),
+            OpResult::Done => String::new(),
+        })
+        .collect();
+    let generation = store.finish_generation(stack, g.number, outcome, summary, actor, region)?;
+    Ok(ApplyReport {
+        generation,
+        outcomes,
+        makespan,
+    })
+}
+
+/// Records a failure and skips everything that needs it, transitively.
+#[allow(clippy::too_many_arguments)]
+fn settle_failure(
+    plan: &Plan,
+    index: usize,
+    outcome: OpOutcome,
+    settled: &mut [bool],
+    outcomes: &mut Vec<OpOutcome>,
+    users: &[Vec<usize>],
+    start: Instant,
+    progress: &mut dyn Progress,
+    running: usize,
+) {
+    let n = plan.actions.len();
+    let failed_addr = outcome.address.clone();
+    settled[index] = true;
+    outcomes.push(outcome.clone());
+    progress.finished(&outcome, outcomes.len(), n, running);
+    let mut stack: Vec<usize> = users[index].clone();
+    while let Some(u) = stack.pop() {
+        if settled[u] {
+            continue;
+        }
+        settled[u] = true;
+        let a: &Action = &plan.actions[u];
+        let t = start.elapsed();
+        let o = OpOutcome {
+            address: a.address.clone(),
+            kind: a.kind,
+            result: OpResult::Skipped(format!("needs {failed_addr}, which failed")),
+            started: t,
+            ended: t,
+            took: Duration::ZERO,
+        };
+        outcomes.push(o.clone());
+        progress.finished(&o, outcomes.len(), n, running);
+        stack.extend(users[u].iter().copied());
+    }
+}
+
+/// Runs one action's provider calls: `Ok(Some)` is the new observed state,
+/// `Ok(None)` a completed delete.
+async fn run_op<P: Provider>(
+    provider: &P,
+    kind: ActionKind,
+    old: Option<ObservedResource>,
+    resolved: Option<ResolvedResource>,
+    restore: bool,
+) -> Result<Option<ObservedResource>, ProviderError> {
+    let missing = || {
+        ProviderError::fatal(
+            "InternalError",
+            "bug in statectl: no resolved resource for a write",
+        )
+    };
+    match kind {
+        ActionKind::Delete => {
+            if let Some(o) = old {
+                provider.delete(&o).await?;
+            }
+            Ok(None)
+        }
+        ActionKind::Create => {
+            let r = resolved.ok_or_else(missing)?;
+            let op = if restore {
+                Operation::Restore
+            } else {
+                Operation::Create
+            };
+            provider.put(op, &r).await.map(Some)
+        }
+        ActionKind::Update => {
+            let r = resolved.ok_or_else(missing)?;
+            provider.put(Operation::Update, &r).await.map(Some)
+        }
+        ActionKind::Replace => {
+            let r = resolved.ok_or_else(missing)?;
+            if let Some(o) = old {
+                provider.delete(&o).await?;
+            }
+            let op = if restore {
+                Operation::Restore
+            } else {
+                Operation::Create
+            };
+            provider.put(op, &r).await.map(Some)
+        }
+    }
+}

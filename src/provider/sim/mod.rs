@@ -1,0 +1,768 @@
+//! The simulated Azure control plane: the embedded default provider.
+//!
+//! It keeps its resources in `<state dir>/sim.redb` (so they survive between
+//! commands) and behaves like ARM where it matters for ordering and safety:
+//! it rejects a write whose parent, scope, resource group, linked resource,
+//! principal, private DNS zone link or Key Vault certificate does not exist
+//! yet ([`rules`]), and a delete of something still in use; it computes ids
+//! and read-only attributes ([`attrs`]); a deleted Key Vault stays
+//! soft-deleted for its retention and holds its name, and purge protection
+//! forbids purging it. Each operation sleeps its catalog duration on the
+//! tokio clock: run on a paused runtime, the makespan is exact and costs no
+//! wall time. Faults can be injected ([`FaultPlan`]) and resources edited
+//! out of band, for drift and drills.
+
+pub mod attrs;
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use redb::{ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::{Operation, Provider, ProviderError, ResolvedResource};
+use crate::catalog;
+use crate::clock::Clock;
+use crate::model::{Address, ObservedResource, UtcTime, Value};
+use rules::Index;
+
+const RESOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("resources");
+const SOFT_DELETED: TableDefinition<&str, &[u8]> = TableDefinition::new("soft_deleted");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// The file name of the simulator's database inside a state directory.
+pub const SIM_FILE: &str = "sim.redb";
+
+/// One simulated resource, as the simulated cloud stores it (never a
+/// secret: those are derived from the id when read).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimRecord {
+    /// Where statectl declared it.
+    pub address: Address,
+    /// ARM type.
+    pub arm_type: String,
+    /// Azure name.
+    pub name: String,
+    /// ARM id.
+    pub id: String,
+    /// Properties as last written (or edited out of band).
+    pub properties: BTreeMap<String, Value>,
+    /// Non-secret computed attributes.
+    pub attributes: BTreeMap<String, Value>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Dependencies as written.
+    pub dependencies: std::collections::BTreeSet<Address>,
+    /// Lifecycle flag as written.
+    pub prevent_destroy: bool,
+    /// Principal id, for identities.
+    pub principal: Option<String>,
+    /// When created.
+    pub created_at: UtcTime,
+    /// When last written.
+    pub updated_at: UtcTime,
+}
+
+/// A Key Vault name held by a soft-deleted vault.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SoftDeleted {
+    /// The vault's id.
+    pub id: String,
+    /// When it was deleted.
+    pub deleted_at: UtcTime,
+    /// Days it is kept.
+    pub retention_days: u32,
+    /// Whether purging is forbidden.
+    pub purge_protection: bool,
+}
+
+/// Faults to inject, persisted with the simulator so they apply across
+/// commands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    /// Fail the n-th operation (counted from when the fault was set), on one
+    /// type or on any.
+    pub fail_nth: Vec<FailNth>,
+    /// Fail each operation with this probability, from this seed.
+    pub fail_random: Option<(u64, f64)>,
+    /// Abort the process right after the k-th operation (counted from when
+    /// set) took effect in the simulated cloud: the crash the journal exists for.
+    pub crash_at: Option<u64>,
+}
+
+/// Fail the `nth` operation on `arm_type` (or on any type when `None`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailNth {
+    /// The type, or any.
+    pub arm_type: Option<String>,
+    /// Which operation, from 1.
+    pub nth: u64,
+}
+
+/// How long simulated operations take.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SimTiming {
+    /// The catalog's durations (on a paused runtime: virtual time).
+    Catalog,
+    /// No time at all (benchmarks of statectl itself).
+    Zero,
+    /// The catalog's durations divided by this factor (demos on a real clock).
+    Scaled(f64),
+}
+
+/// Whether each simulated write is made durable before it is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimDurability {
+    /// Every operation is committed to `sim.redb` before it returns, like a
+    /// real cloud: crash tests need this.
+    Durable,
+    /// Written at [`Sim::flush`] or drop: for benchmarks of statectl itself.
+    Deferred,
+}
+
+/// Why the simulator's own storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The database failed.
+    #[error("simulator storage {path}: {message}")]
+    Storage {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// No such resource.
+    #[error("the simulator holds no resource `{0}`; `statectl sim list` shows what it holds")]
+    NotFound(String),
+    /// Refused.
+    #[error("{0}")]
+    Refused(String),
+}
+
+#[derive(Default)]
+struct State {
+    records: BTreeMap<String, SimRecord>,
+    soft_deleted: BTreeMap<String, SoftDeleted>,
+    meta: Meta,
+    index: Index,
+    dirty: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Meta {
+    ops: u64,
+    ops_by_type: BTreeMap<String, u64>,
+    faults: FaultPlan,
+    /// Operation counters when the faults were set.
+    faults_base: u64,
+    faults_base_by_type: BTreeMap<String, u64>,
+}
+
+/// The simulated Azure control plane.
+///
+/// Invariant: the in-memory state is the truth for this process and is
+/// written through to `sim.redb` after every operation in durable mode;
+/// secrets are derived, never stored.
+pub struct Sim {
+    path: PathBuf,
+    db: Arc<Database>,
+    clock: Arc<dyn Clock>,
+    timing: SimTiming,
+    durability: SimDurability,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim").field("path", &self.path).finish()
+    }
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+impl Sim {
+    /// Opens (creating) the simulator in `dir`.
+    pub fn open(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        timing: SimTiming,
+        durability: SimDurability,
+    ) -> Result<Sim, SimError> {
+        let path = dir.join(SIM_FILE);
+        let err = |e: &dyn std::fmt::Display| SimError::Storage {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        let db = std::panic::catch_unwind(|| {
+            let mut b = Database::builder();
+            b.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+            b.set_cache_size(16 * 1024 * 1024);
+            b.create(&path)
+        })
+        .map_err(|_| {
+            err(&"the simulator database is damaged; delete it to start an empty simulated cloud")
+        })?
+        .map_err(|e| err(&e))?;
+        let sim = Sim {
+            path: path.clone(),
+            db: Arc::new(db),
+            clock,
+            timing,
+            durability,
+            state: Mutex::new(State::default()),
+        };
+        sim.load()?;
+        Ok(sim)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> SimError {
+        SimError::Storage {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn load(&self) -> Result<(), SimError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.open_table(RESOURCES).map_err(|e| self.err(e))?;
+        w.open_table(SOFT_DELETED).map_err(|e| self.err(e))?;
+        w.open_table(META).map_err(|e| self.err(e))?;
+        w.commit().map_err(|e| self.err(e))?;
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let mut st = self.lock();
+        for row in r
+            .open_table(RESOURCES)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            let rec: SimRecord = serde_json::from_slice(v.value())
+                .map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
+            st.records.insert(k.value().to_string(), rec);
+        }
+        for row in r
+            .open_table(SOFT_DELETED)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            let sd: SoftDeleted = serde_json::from_slice(v.value()).map_err(|e| self.err(e))?;
+            st.soft_deleted.insert(k.value().to_string(), sd);
+        }
+        if let Some(m) = r
+            .open_table(META)
+            .map_err(|e| self.err(e))?
+            .get("meta")
+            .map_err(|e| self.err(e))?
+        {
+            st.meta = serde_json::from_slice(m.value()).map_err(|e| self.err(e))?;
+        }
+        let mut index = Index::default();
+        for rec in st.records.values() {
+            index.add(rec, &rec.attributes);
+        }
+        st.index = index;
+        Ok(())
+    }
+
+    /// Writes the whole in-memory state (deferred mode) or nothing (durable
+    /// mode, already written).
+    pub fn flush(&self) -> Result<(), SimError> {
+        let mut st = self.lock();
+        if !st.dirty {
+            return Ok(());
+        }
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(RESOURCES).map_err(|e| self.err(e))?;
+            t.retain(|_, _| false).map_err(|e| self.err(e))?;
+            for (k, rec) in &st.records {
+                let bytes = serde_json::to_vec(rec).map_err(|e| self.err(e))?;
+                t.insert(k.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+            let mut s = w.open_table(SOFT_DELETED).map_err(|e| self.err(e))?;
+            s.retain(|_, _| false).map_err(|e| self.err(e))?;
+            for (k, sd) in &st.soft_deleted {
+                let bytes = serde_json::to_vec(sd).map_err(|e| self.err(e))?;
+                s.insert(k.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+            let bytes = serde_json::to_vec(&st.meta).map_err(|e| self.err(e))?;
+            w.open_table(META)
+                .map_err(|e| self.err(e))?
+                .insert("meta", bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))?;
+        st.dirty = false;
+        Ok(())
+    }
+
+    /// Persists the given keys of the state (durable mode).
+    fn persist(
+        &self,
+        st: &mut State,
+        ids: &[String],
+        vault_names: &[String],
+    ) -> Result<(), SimError> {
+        if self.durability == SimDurability::Deferred {
+            st.dirty = true;
+            return Ok(());
+        }
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(RESOURCES).map_err(|e| self.err(e))?;
+            for id in ids {
+                match st.records.get(id) {
+                    Some(rec) => {
+                        let bytes = serde_json::to_vec(rec).map_err(|e| self.err(e))?;
+                        t.insert(id.as_str(), bytes.as_slice())
+                            .map_err(|e| self.err(e))?;
+                    }
+                    None => {
+                        t.remove(id.as_str()).map_err(|e| self.err(e))?;
+                    }
+                }
+            }
+            let mut s = w.open_table(SOFT_DELETED).map_err(|e| self.err(e))?;
+            for n in vault_names {
+                match st.soft_deleted.get(n) {
+                    Some(sd) => {
+                        let bytes = serde_json::to_vec(sd).map_err(|e| self.err(e))?;
+                        s.insert(n.as_str(), bytes.as_slice())
+                            .map_err(|e| self.err(e))?;
+                    }
+                    None => {
+                        s.remove(n.as_str()).map_err(|e| self.err(e))?;
+                    }
+                }
+            }
+            let bytes = serde_json::to_vec(&st.meta).map_err(|e| self.err(e))?;
+            w.open_table(META)
+                .map_err(|e| self.err(e))?
+                .insert("meta", bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    fn duration(&self, secs: u32) -> Duration {
+        match self.timing {
+            SimTiming::Catalog => Duration::from_secs(u64::from(secs)),
+            SimTiming::Zero => Duration::ZERO,
+            SimTiming::Scaled(f) if f > 0.0 => Duration::from_secs_f64(f64::from(secs) / f),
+            SimTiming::Scaled(_) => Duration::ZERO,
+        }
+    }
+
+    /// Counts an operation and applies the fault plan: `Err` for an injected
+    /// failure; `Ok(true)` when the process must crash after this operation.
+    fn count_op(&self, st: &mut State, arm_type: &str) -> Result<bool, ProviderError> {
+        st.meta.ops += 1;
+        *st.meta.ops_by_type.entry(arm_type.to_string()).or_default() += 1;
+        let since = st.meta.ops - st.meta.faults_base;
+        let since_type = st.meta.ops_by_type.get(arm_type).copied().unwrap_or(0)
+            - st.meta
+                .faults_base_by_type
+                .get(arm_type)
+                .copied()
+                .unwrap_or(0);
+        for f in &st.meta.faults.fail_nth {
+            let n = if f.arm_type.as_deref() == Some(arm_type) {
+                since_type
+            } else if f.arm_type.is_none() {
+                since
+            } else {
+                continue;
+            };
+            if n == f.nth {
+                return Err(ProviderError::fatal(
+                    "InjectedFault",
+                    format!(
+                        "simulated failure of operation {n} on {arm_type} (statectl sim fault)"
+                    ),
+                ));
+            }
+        }
+        if let Some((seed, p)) = st.meta.faults.fail_random {
+            let x = crate::model::Digest::of(format!("{seed}/{}", st.meta.ops).as_bytes()).0;
+            let u = f64::from(u32::from_le_bytes([x[0], x[1], x[2], x[3]])) / f64::from(u32::MAX);
+            if u < p {
+                return Err(ProviderError::transient(
+                    "InjectedFault",
+                    format!(
+                        "simulated random failure of operation {} (seed {seed})",
+                        st.meta.ops
+                    ),
+                ));
+            }
+        }
+        Ok(st.meta.faults.crash_at == Some(since))
+    }
+
+    fn crash(&self) -> ! {
+        // The crash the journal exists for: no destructors, no flush.
+        std::process::abort()
+    }
+
+    fn observed(rec: &SimRecord) -> ObservedResource {
+        let sensitive = catalog::lookup(&rec.arm_type)
+            .map(|rt| attrs::computed(rt, &rec.id, &rec.name, &rec.properties).1)
+            .unwrap_or_default();
+        ObservedResource {
+            address: rec.address.clone(),
+            arm_type: rec.arm_type.clone(),
+            name: rec.name.clone(),
+            id: rec.id.clone(),
+            properties: rec.properties.clone(),
+            attributes: rec.attributes.clone(),
+            sensitive,
+            tags: rec.tags.clone(),
+            dependencies: rec.dependencies.clone(),
+            prevent_destroy: rec.prevent_destroy,
+        }
+    }
+
+    /// Sets the fault plan (counting starts now).
+    pub fn set_faults(&self, plan: FaultPlan) -> Result<(), SimError> {
+        let mut st = self.lock();
+        st.meta.faults_base = st.meta.ops;
+        st.meta.faults_base_by_type = st.meta.ops_by_type.clone();
+        st.meta.faults = plan;
+        self.persist(&mut st, &[], &[])?;
+        self.flush_if_deferred(st)
+    }
+
+    fn flush_if_deferred(&self, st: MutexGuard<'_, State>) -> Result<(), SimError> {
+        drop(st);
+        if self.durability == SimDurability::Deferred {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The fault plan in force.
+    pub fn faults(&self) -> FaultPlan {
+        self.lock().meta.faults.clone()
+    }
+
+    /// Operations performed so far (all time).
+    pub fn op_count(&self) -> u64 {
+        self.lock().meta.ops
+    }
+
+    /// Every resource the simulated cloud holds, by id.
+    pub fn resources(&self) -> Vec<ObservedResource> {
+        self.lock().records.values().map(Self::observed).collect()
+    }
+
+    /// The soft-deleted vaults holding their names.
+    pub fn soft_deleted(&self) -> Vec<(String, SoftDeleted)> {
+        self.lock()
+            .soft_deleted
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Finds a resource by id (case-insensitive) or by statectl address.
+    pub fn find(&self, key: &str) -> Option<ObservedResource> {
+        let st = self.lock();
+        st.records
+            .get(&lower(key))
+            .or_else(|| st.records.values().find(|r| r.address.to_string() == key))
+            .map(Self::observed)
+    }
+
+    fn resolve_key(st: &State, key: &str) -> Result<String, SimError> {
+        if st.records.contains_key(&lower(key)) {
+            return Ok(lower(key));
+        }
+        let matches: Vec<&String> = st
+            .records
+            .iter()
+            .filter(|(_, r)| r.address.to_string() == key)
+            .map(|(k, _)| k)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(SimError::NotFound(key.to_string())),
+            _ => Err(SimError::Refused(format!(
+                "`{key}` matches several resources (one per stack); pass the ARM id instead"
+            ))),
+        }
+    }
+
+    /// Changes a property out of band (drift), as a portal edit would.
+    pub fn set_property(
+        &self,
+        key: &str,
+        property: &str,
+        value: Value,
+    ) -> Result<ObservedResource, SimError> {
+        let mut st = self.lock();
+        let id = Self::resolve_key(&st, key)?;
+        let now = self.clock.now();
+        let rec = st
+            .records
+            .get_mut(&id)
+            .ok_or_else(|| SimError::NotFound(key.to_string()))?;
+        rec.properties.insert(property.to_string(), value);
+        rec.updated_at = now;
+        let out = Self::observed(rec);
+        self.persist(&mut st, &[id], &[])?;
+        self.flush_if_deferred(st)?;
+        Ok(out)
+    }
+
+    /// Deletes a resource out of band (drift or a lost resource in a drill);
+    /// a Key Vault goes to soft delete as it would in Azure.
+    pub fn remove(&self, key: &str) -> Result<ObservedResource, SimError> {
+        let mut st = self.lock();
+        let id = Self::resolve_key(&st, key)?;
+        let rec = st
+            .records
+            .remove(&id)
+            .ok_or_else(|| SimError::NotFound(key.to_string()))?;
+        let vaults = self.soft_delete(&mut st, &rec);
+        let mut index = Index::default();
+        for r in st.records.values() {
+            index.add(r, &r.attributes);
+        }
+        st.index = index;
+        self.persist(&mut st, &[id], &vaults)?;
+        self.flush_if_deferred(st)?;
+        Ok(Self::observed(&rec))
+    }
+
+    fn soft_delete(&self, st: &mut State, rec: &SimRecord) -> Vec<String> {
+        if rec.arm_type != "Microsoft.KeyVault/vaults" {
+            return Vec::new();
+        }
+        let retention = rec
+            .properties
+            .get("soft_delete_retention_days")
+            .and_then(Value::as_int)
+            .unwrap_or(90);
+        let purge_protection = rec
+            .properties
+            .get("purge_protection_enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let name = lower(&rec.name);
+        st.soft_deleted.insert(
+            name.clone(),
+            SoftDeleted {
+                id: rec.id.clone(),
+                deleted_at: self.clock.now(),
+                retention_days: u32::try_from(retention).unwrap_or(90),
+                purge_protection,
+            },
+        );
+        vec![name]
+    }
+
+    /// Purges a soft-deleted vault, freeing its name; refused under purge
+    /// protection.
+    pub fn purge(&self, name: &str) -> Result<(), SimError> {
+        let mut st = self.lock();
+        let key = lower(name);
+        let sd = st
+            .soft_deleted
+            .get(&key)
+            .ok_or_else(|| SimError::NotFound(format!("soft-deleted vault {name}")))?;
+        if sd.purge_protection {
+            return Err(SimError::Refused(format!(
+                "vault `{name}` has purge protection: it cannot be purged before its {}-day retention ends",
+                sd.retention_days
+            )));
+        }
+        st.soft_deleted.remove(&key);
+        self.persist(&mut st, &[], &[key])?;
+        self.flush_if_deferred(st)
+    }
+
+    /// Drops soft-deleted vaults whose retention has passed.
+    fn expire_soft_deleted(&self, st: &mut State) -> Vec<String> {
+        let now = self.clock.now();
+        let expired: Vec<String> = st
+            .soft_deleted
+            .iter()
+            .filter(|(_, sd)| {
+                now.millis_since(sd.deleted_at) > u64::from(sd.retention_days) * 86_400_000
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &expired {
+            st.soft_deleted.remove(k);
+        }
+        expired
+    }
+}
+
+impl Provider for Sim {
+    fn name(&self) -> &str {
+        "sim"
+    }
+
+    async fn put(
+        &self,
+        op: Operation,
+        r: &ResolvedResource,
+    ) -> Result<ObservedResource, ProviderError> {
+        let rt = catalog::lookup(&r.arm_type)
+            .map_err(|e| ProviderError::fatal("InvalidResourceType", e.to_string()))?;
+        let id = rt
+            .arm_id(&r.subscription, &r.name, &|p| {
+                r.properties
+                    .get(p)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .map_err(|e| {
+                ProviderError::fatal(
+                    "InvalidRequestContent",
+                    format!("{} `{}`: {e}", r.arm_type, r.name),
+                )
+            })?;
+        let (crash, secs) = {
+            let mut st = self.lock();
+            let crash = self.count_op(&mut st, rt.arm_type)?;
+            let expired = self.expire_soft_deleted(&mut st);
+            if !expired.is_empty() {
+                st.dirty = true;
+            }
+            rules::check_put(r, rt, &st.records, &st.index)?;
+            let exists = st.records.contains_key(&lower(&id));
+            if rt.arm_type == "Microsoft.KeyVault/vaults"
+                && !exists
+                && let Some(sd) = st.soft_deleted.get(&lower(&r.name))
+            {
+                return Err(ProviderError::fatal(
+                    "VaultAlreadyExists",
+                    format!(
+                        "The vault name '{}' is in use by a soft-deleted vault (deleted {}, kept {} days); recover it or purge it first{}.",
+                        r.name,
+                        sd.deleted_at,
+                        sd.retention_days,
+                        if sd.purge_protection {
+                            " (purge protection is on: only recovery is possible)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+            let secs = match op {
+                Operation::Create if !exists => rt.timing.create,
+                Operation::Restore => rt.timing.restore.unwrap_or(rt.timing.create),
+                _ => rt.timing.update,
+            };
+            (crash, secs)
+        };
+        tokio::time::sleep(self.duration(secs)).await;
+        let now = self.clock.now();
+        let mut st = self.lock();
+        let (attributes, _) = attrs::computed(rt, &id, &r.name, &r.properties);
+        let created_at = st
+            .records
+            .get(&lower(&id))
+            .map_or(now, |old| old.created_at);
+        let rec = SimRecord {
+            address: r.address.clone(),
+            arm_type: rt.arm_type.to_string(),
+            name: r.name.clone(),
+            id: id.clone(),
+            properties: r.properties.clone(),
+            principal: attributes
+                .get("principal_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            attributes,
+            tags: r.tags.clone(),
+            dependencies: r.dependencies.clone(),
+            prevent_destroy: r.prevent_destroy,
+            created_at,
+            updated_at: now,
+        };
+        let replaced = st.records.insert(lower(&id), rec.clone()).is_some();
+        if replaced {
+            let mut index = Index::default();
+            for x in st.records.values() {
+                index.add(x, &x.attributes);
+            }
+            st.index = index;
+        } else {
+            st.index.add(&rec, &rec.attributes);
+        }
+        self.persist(&mut st, &[lower(&id)], &[])
+            .map_err(|e| ProviderError::transient("InternalServerError", e.to_string()))?;
+        if crash {
+            drop(st);
+            let _ = self.flush();
+            self.crash();
+        }
+        Ok(Self::observed(&rec))
+    }
+
+    async fn delete(&self, resource: &ObservedResource) -> Result<(), ProviderError> {
+        let rt = catalog::lookup(&resource.arm_type)
+            .map_err(|e| ProviderError::fatal("InvalidResourceType", e.to_string()))?;
+        let crash = {
+            let mut st = self.lock();
+            let crash = self.count_op(&mut st, rt.arm_type)?;
+            if !st.records.contains_key(&lower(&resource.id)) {
+                // ARM answers a delete of a missing resource with 204: done.
+                return Ok(());
+            }
+            rules::check_delete(&resource.id, &st.records)?;
+            crash
+        };
+        tokio::time::sleep(self.duration(rt.timing.delete)).await;
+        let mut st = self.lock();
+        let key = lower(&resource.id);
+        if let Some(rec) = st.records.remove(&key) {
+            let vaults = self.soft_delete(&mut st, &rec);
+            let mut index = Index::default();
+            for x in st.records.values() {
+                index.add(x, &x.attributes);
+            }
+            st.index = index;
+            self.persist(&mut st, &[key], &vaults)
+                .map_err(|e| ProviderError::transient("InternalServerError", e.to_string()))?;
+        }
+        if crash {
+            drop(st);
+            let _ = self.flush();
+            self.crash();
+        }
+        Ok(())
+    }
+
+    async fn read(
+        &self,
+        _arm_type: &str,
+        id: &str,
+    ) -> Result<Option<ObservedResource>, ProviderError> {
+        Ok(self.lock().records.get(&lower(id)).map(Self::observed))
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}

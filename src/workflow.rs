@@ -1,0 +1,207 @@
+//! The command workflows the CLI, the acceptance tests and the benchmarks
+//! share: find a release's desired state, plan it against the latest
+//! generation (with an O(1) shortcut when nothing changed), and check that a
+//! stack is not mid-apply. Each step calls the module that owns it; this one
+//! only sequences them.
+
+use std::collections::BTreeMap;
+
+use crate::apply::ApplyError;
+use crate::model::{
+    Address, Digest, Estate, Generation, ObservedResource, Outcome, Release, Stack,
+};
+use crate::plan::{self, Plan, PlanError, PlanInput, PlanOptions};
+use crate::spec::{Loader, SpecErrors};
+use crate::store::{
+    Actor, ReleaseOutcome, Store, StoreError, display_version, parse_version, resource_digest,
+};
+
+/// Why a workflow stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// The specs are invalid.
+    #[error("{0}")]
+    Spec(#[from] SpecErrors),
+    /// The store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No plan could be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The apply failed to run.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// The last apply was interrupted.
+    #[error(
+        "the last apply of {stack} (generation {generation}) was interrupted; run `statectl apply --estate {estate} --env {env} --resume` to reconcile and finish it"
+    )]
+    Interrupted {
+        /// The stack.
+        stack: String,
+        /// Its estate.
+        estate: String,
+        /// Its environment.
+        env: String,
+        /// The interrupted generation.
+        generation: u64,
+    },
+}
+
+/// The desired state of one stack at one version.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    /// The estate, resolved for the environment.
+    pub estate: Estate,
+    /// Digest of every resource (what the applied tree compares).
+    pub digests: BTreeMap<Address, Digest>,
+    /// The stored release, if it is stored.
+    pub release: Option<Release>,
+    /// The canonical version, e.g. `1.2.0`.
+    pub version: String,
+    /// Whether this call created the release from the working tree.
+    pub created: bool,
+}
+
+/// Finds the desired state of `estate` in `env` at `version`: the stored
+/// release, or the working tree (stored as that release when `create`).
+pub fn desired(
+    store: &Store,
+    loader: &Loader,
+    estate: &str,
+    env: &str,
+    version: &str,
+    create: Option<(&Actor, Option<String>)>,
+) -> Result<Desired, WorkflowError> {
+    let v = parse_version(version)?.to_string();
+    let mut created = false;
+    let release = match store.release(estate, &v) {
+        Ok(r) => Some(r),
+        Err(StoreError::UnknownRelease { .. }) => match create {
+            Some((actor, git)) => {
+                let mut envs = Vec::new();
+                for e in loader.environment_names().map_err(SpecErrors::from)? {
+                    envs.push(loader.load(estate, &e)?);
+                }
+                match store.create_release(estate, &v, &envs, git, actor)? {
+                    ReleaseOutcome::Created { release, .. } => {
+                        created = true;
+                        Some(release)
+                    }
+                    ReleaseOutcome::Unchanged(r) => Some(r),
+                }
+            }
+            None => None,
+        },
+        Err(e) => return Err(e.into()),
+    };
+    match release {
+        Some(r) => {
+            let estate_state = store.release_estate(&r, env)?;
+            let digests = store
+                .release_resources(&r, env)?
+                .into_iter()
+                .map(|(a, (d, _))| (a, d))
+                .collect();
+            Ok(Desired {
+                estate: estate_state,
+                digests,
+                release: Some(r),
+                version: v,
+                created,
+            })
+        }
+        None => {
+            let e = loader.load(estate, env)?;
+            let mut digests = BTreeMap::new();
+            for (a, r) in e.resources() {
+                digests.insert(a.clone(), resource_digest(r)?);
+            }
+            Ok(Desired {
+                estate: e,
+                digests,
+                release: None,
+                version: v,
+                created,
+            })
+        }
+    }
+}
+
+/// The latest generation, refusing an interrupted one.
+pub fn latest_settled(store: &Store, stack: &Stack) -> Result<Option<Generation>, WorkflowError> {
+    match store.latest_generation(stack)? {
+        Some(g) if g.outcome == Outcome::InProgress => Err(WorkflowError::Interrupted {
+            stack: stack.to_string(),
+            estate: stack.estate.clone(),
+            env: stack.env.clone(),
+            generation: g.number,
+        }),
+        other => Ok(other),
+    }
+}
+
+/// Whether a stored release environment equals what the generation applied,
+/// decided from the two trees' roots and the rows since the checkpoint:
+/// O(1) in the number of resources.
+pub fn nothing_to_do(
+    store: &Store,
+    release: &Release,
+    env: &str,
+    latest: Option<&Generation>,
+) -> Result<bool, WorkflowError> {
+    let Some(re) = release.environments.get(env) else {
+        return Ok(false);
+    };
+    Ok(latest.is_some() && store.applied_diff(&re.root, latest)?.is_empty())
+}
+
+/// Plans `desired` against the latest generation of `stack`. Returns the
+/// plan and the observed state it was made against (empty when the O(1)
+/// shortcut found nothing to do).
+pub fn make_plan(
+    store: &Store,
+    stack: &Stack,
+    desired: &Desired,
+    options: &PlanOptions,
+) -> Result<(Plan, BTreeMap<Address, ObservedResource>), WorkflowError> {
+    let latest = latest_settled(store, stack)?;
+    let simple = options.targets.is_empty() && options.replace.is_empty() && !options.destroy;
+    if simple
+        && let Some(r) = &desired.release
+        && nothing_to_do(store, r, &stack.env, latest.as_ref())?
+    {
+        let mut p = Plan {
+            stack: stack.clone(),
+            release: Some(desired.version.clone()),
+            release_content: Some(r.content),
+            base_generation: latest.as_ref().map(|g| g.number),
+            actions: Vec::new(),
+            unchanged: desired.estate.resources().len() as u64,
+            options: options.clone(),
+            hash: Digest([0; 32]),
+        };
+        p.hash = p.compute_hash();
+        return Ok((p, BTreeMap::new()));
+    }
+    let (observed, applied) = match &latest {
+        Some(g) => (store.observed(g)?, store.applied(g)?),
+        None => (BTreeMap::new(), BTreeMap::new()),
+    };
+    let input = PlanInput {
+        stack,
+        release: (!options.destroy).then_some(desired.version.as_str()),
+        release_content: desired.release.as_ref().map(|r| r.content),
+        desired: Some(&desired.estate),
+        desired_digests: &desired.digests,
+        base_generation: latest.as_ref().map(|g| g.number),
+        observed: &observed,
+        applied: &applied,
+    };
+    let p = plan::plan(&input, options)?;
+    Ok((p, observed))
+}
+
+/// `v1.2.0` for people.
+pub fn version_text(v: &str) -> String {
+    display_version(v)
+}
