@@ -155,9 +155,8 @@ pub fn nothing_to_do(
     Ok(latest.is_some() && store.applied_diff(&re.root, latest)?.is_empty())
 }
 
-/// Plans `desired` against the latest generation of `stack`. Returns the
-/// plan and the observed state it was made against (empty when the O(1)
-/// shortcut found nothing to do).
+/// Plans `desired` against the latest generation of `stack`, in full.
+/// Returns the plan and the observed state it was made against.
 pub fn make_plan(
     store: &Store,
     stack: &Stack,
@@ -165,24 +164,6 @@ pub fn make_plan(
     options: &PlanOptions,
 ) -> Result<(Plan, BTreeMap<Address, ObservedResource>), WorkflowError> {
     let latest = latest_settled(store, stack)?;
-    let simple = options.targets.is_empty() && options.replace.is_empty() && !options.destroy;
-    if simple
-        && let Some(r) = &desired.release
-        && nothing_to_do(store, r, &stack.env, latest.as_ref())?
-    {
-        let mut p = Plan {
-            stack: stack.clone(),
-            release: Some(desired.version.clone()),
-            release_content: Some(r.content),
-            base_generation: latest.as_ref().map(|g| g.number),
-            actions: Vec::new(),
-            unchanged: desired.estate.resources().len() as u64,
-            options: options.clone(),
-            hash: Digest([0; 32]),
-        };
-        p.hash = p.compute_hash();
-        return Ok((p, BTreeMap::new()));
-    }
     let (observed, applied) = match &latest {
         Some(g) => (store.observed(g)?, store.applied(g)?),
         None => (BTreeMap::new(), BTreeMap::new()),
@@ -199,6 +180,64 @@ pub fn make_plan(
     };
     let p = plan::plan(&input, options)?;
     Ok((p, observed))
+}
+
+/// A plan and what it was made from.
+#[derive(Debug)]
+pub struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// Observed state it was made against (empty when nothing changed).
+    pub observed: BTreeMap<Address, ObservedResource>,
+    /// The desired state, loaded only when the plan has actions.
+    pub desired: Option<Desired>,
+}
+
+/// Plans release `version` of `stack`: when the release is stored and its
+/// tree equals what the latest generation applied, answers "no changes" in
+/// O(1) without loading a resource; otherwise loads desired and observed
+/// state and plans in full. `create` stores a missing release from the
+/// working tree (apply); without it a missing release is planned from the
+/// working tree unstored (plan).
+pub fn plan_release(
+    store: &Store,
+    loader: &Loader,
+    stack: &Stack,
+    version: &str,
+    options: &PlanOptions,
+    create: Option<(&Actor, Option<String>)>,
+) -> Result<Planned, WorkflowError> {
+    let v = parse_version(version)?.to_string();
+    let latest = latest_settled(store, stack)?;
+    let simple = options.targets.is_empty() && options.replace.is_empty() && !options.destroy;
+    if simple
+        && let Ok(r) = store.release(&stack.estate, &v)
+        && nothing_to_do(store, &r, &stack.env, latest.as_ref())?
+    {
+        let mut p = Plan {
+            stack: stack.clone(),
+            release: Some(v),
+            release_content: Some(r.content),
+            base_generation: latest.as_ref().map(|g| g.number),
+            actions: Vec::new(),
+            unchanged: r.resource_counts.get(&stack.env).copied().unwrap_or(0),
+            options: options.clone(),
+            hash: Digest([0; 32]),
+        };
+        p.hash = p.compute_hash();
+        return Ok(Planned {
+            plan: p,
+            observed: BTreeMap::new(),
+            desired: None,
+        });
+    }
+    let d = desired(store, loader, &stack.estate, &stack.env, &v, create)?;
+    let (plan, observed) = make_plan(store, stack, &d, options)?;
+    Ok(Planned {
+        plan,
+        observed,
+        desired: Some(d),
+    })
 }
 
 /// `v1.2.0` for people.

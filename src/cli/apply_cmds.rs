@@ -102,8 +102,8 @@ pub fn plan(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<(), C
     let stack = ctx.stack(estate, env)?;
     let opts = options(&args.sel)?;
     let store = ctx.store()?;
-    let desired = workflow::desired(&store, &ctx.loader(), estate, env, version, None)?;
-    let (p, _) = workflow::make_plan(&store, &stack, &desired, &opts)?;
+    let planned = workflow::plan_release(&store, &ctx.loader(), &stack, version, &opts, None)?;
+    let p = planned.plan;
     if args.json {
         writeln!(
             out,
@@ -111,7 +111,7 @@ pub fn plan(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<(), C
             serde_json::to_string_pretty(&plan::json::terraform_json(&p)).unwrap_or_default()
         )?;
     } else {
-        show_plan(out, &p, Some(&desired), colored(args.no_color))?;
+        show_plan(out, &p, planned.desired.as_ref(), colored(args.no_color))?;
     }
     if let Some(file) = &args.out {
         std::fs::write(file, plan::json::to_saved(&p))
@@ -245,17 +245,22 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
         None => {
             let version = version
                 .ok_or_else(|| CliError::Input("--version is required (see --help)".into()))?;
-            let desired = workflow::desired(
+            let git = super::store_cmds::git_commit(&ctx.project);
+            let planned = workflow::plan_release(
                 &store,
                 &ctx.loader(),
-                &estate,
-                &env,
+                &stack,
                 &version,
-                Some((&actor, super::store_cmds::git_commit(&ctx.project))),
+                &options(&args.sel)?,
+                Some((&actor, git)),
             )?;
-            let (p, observed) =
-                workflow::make_plan(&store, &stack, &desired, &options(&args.sel)?)?;
-            (p, observed, desired)
+            match planned.desired {
+                Some(d) => (planned.plan, planned.observed, d),
+                None => {
+                    write!(out, "{}", plan::render::render(&planned.plan, color))?;
+                    return Ok(());
+                }
+            }
         }
     };
     show_plan(out, &p, Some(&desired), color)?;
