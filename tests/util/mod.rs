@@ -28,6 +28,20 @@ impl Project {
         p
     }
 
+    /// A copy of the repository's specs/ and environments/, to change freely.
+    pub fn copy_of_repo() -> Self {
+        let p = Project::empty();
+        for dir in ["specs", "environments"] {
+            copy_dir(&repo_root().join(dir), &p.path().join(dir));
+        }
+        p
+    }
+
+    /// Reads a file of the project.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(rel)).expect("read")
+    }
+
     /// The project root.
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -45,11 +59,29 @@ impl Project {
         std::fs::write(path, bytes).expect("write");
     }
 
-    /// Runs `statectl -C <project> args...`.
+    /// Runs `statectl -C <project> args...` (state in `<project>/.statectl`).
     pub fn run(&self, args: &[&str]) -> Run {
         let mut all = vec!["-C", self.dir.path().to_str().expect("utf-8 temp path")];
         all.extend_from_slice(args);
         statectl(&all)
+    }
+
+    /// The state directory `run` uses.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join(".statectl")
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
     }
 }
 
@@ -65,6 +97,9 @@ pub fn statectl(args: &[&str]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_statectl"))
         .args(args)
         .env_remove("STATECTL_PROJECT")
+        .env_remove("STATECTL_STATE_DIR")
+        .env_remove("STATECTL_NOW")
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("run statectl");
     Run {
