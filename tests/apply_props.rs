@@ -1,0 +1,293 @@
+//! Property tests of plan + apply on the simulated cloud, over random
+//! estates and random sequences of versions:
+//! - convergence: after apply(v) the cloud and observed state equal desired(v);
+//! - idempotence: a second plan is empty;
+//! - order: every operation starts after all of its dependencies finished
+//!   (deletes before the deletion of what they depend on);
+//! - crash + resume: a crash at a random operation, then reconcile and apply
+//!   again, converges with no duplicate and no untracked resource.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use proptest::prelude::*;
+use statectl::apply::{self, ApplyOptions, QuietProgress};
+use statectl::clock::SystemClock;
+use statectl::model::*;
+use statectl::plan::{Plan, PlanOptions};
+use statectl::provider::sim::{Sim, SimDurability, SimTiming};
+use statectl::provider::{Operation, Provider, ProviderError, ResolvedResource};
+use statectl::spec::Loader;
+use statectl::store::{Actor, Store, StoreOptions};
+use statectl::workflow;
+
+/// One version of a random estate: resource i has `peers` (earlier indices)
+/// and a `rule_count`; absent resources are `None`.
+type Version = Vec<Option<(Vec<usize>, i64, bool)>>;
+
+fn version() -> impl Strategy<Value = Version> {
+    prop::collection::vec(
+        prop::option::weighted(
+            0.85,
+            (
+                prop::collection::vec(0usize..30, 0..3),
+                0i64..4,
+                prop::bool::weighted(0.1),
+            ),
+        ),
+        2..18,
+    )
+}
+
+fn estate(v: &Version) -> Estate {
+    let rg = Address::new("core", "rg").unwrap();
+    let mut resources = BTreeMap::new();
+    resources.insert(
+        rg.clone(),
+        Resource {
+            address: rg.clone(),
+            arm_type: "Microsoft.Resources/resourceGroups".into(),
+            name: "prop-dev-rg".into(),
+            properties: BTreeMap::from([("location".into(), Value::String("eastus".into()))]),
+            tags: BTreeMap::new(),
+            depends_on: BTreeSet::new(),
+            lifecycle: Lifecycle::default(),
+        },
+    );
+    for (i, slot) in v.iter().enumerate() {
+        let Some((peers, rules, renamed)) = slot else {
+            continue;
+        };
+        let address = Address::new("net", &format!("n{i}")).unwrap();
+        // Peers must exist in this version and come earlier (acyclic).
+        let refs: Vec<Value> = peers
+            .iter()
+            .filter(|p| **p < i && v[**p].is_some())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|p| {
+                Value::Ref(Reference {
+                    address: Address::new("net", &format!("n{p}")).unwrap(),
+                    attr: "id".into(),
+                })
+            })
+            .collect();
+        let mut properties = BTreeMap::from([
+            (
+                "resource_group".to_string(),
+                Value::Ref(Reference {
+                    address: rg.clone(),
+                    attr: "name".into(),
+                }),
+            ),
+            ("rule_count".to_string(), Value::Int(*rules)),
+        ]);
+        if !refs.is_empty() {
+            properties.insert("peers".into(), Value::List(refs));
+        }
+        resources.insert(
+            address.clone(),
+            Resource {
+                address,
+                arm_type: "Microsoft.Network/networkSecurityGroups".into(),
+                // A rename forces a replacement.
+                name: if *renamed {
+                    format!("nsg-{i}-b")
+                } else {
+                    format!("nsg-{i}")
+                },
+                properties,
+                tags: BTreeMap::new(),
+                depends_on: BTreeSet::new(),
+                lifecycle: Lifecycle::default(),
+            },
+        );
+    }
+    let objectives = Objectives {
+        rto: Interval::from_hours(1),
+        rpo: Interval::from_hours(1),
+        monthly_budget_usd: None,
+        required_tags: vec![],
+    };
+    Estate::new(
+        "prop".into(),
+        statectl::synthetic::environment("dev"),
+        objectives,
+        vec![],
+        resources,
+    )
+    .unwrap()
+}
+
+/// Crashes (in process) right after the k-th operation took effect: the
+/// apply future is dropped at that point, as if the process died.
+struct CrashAfter {
+    inner: Arc<Sim>,
+    left: AtomicU64,
+    crashed: Arc<tokio::sync::Notify>,
+}
+
+impl CrashAfter {
+    fn tick(&self) -> bool {
+        self.left.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+}
+
+impl Provider for CrashAfter {
+    fn name(&self) -> &str {
+        "crash-after"
+    }
+    async fn put(
+        &self,
+        op: Operation,
+        r: &ResolvedResource,
+    ) -> Result<ObservedResource, ProviderError> {
+        let out = self.inner.put(op, r).await;
+        if self.tick() {
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        out
+    }
+    async fn delete(&self, o: &ObservedResource) -> Result<(), ProviderError> {
+        let out = self.inner.delete(o).await;
+        if self.tick() {
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        out
+    }
+    fn read(
+        &self,
+        t: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ObservedResource>, ProviderError>> + Send {
+        self.inner.read(t, id)
+    }
+}
+
+fn actor() -> Actor {
+    Actor {
+        name: "prop@test".into(),
+        how: "proptest".into(),
+    }
+}
+
+fn check_order(plan: &Plan, report: &apply::ApplyReport) -> Result<(), TestCaseError> {
+    let by_addr: BTreeMap<&Address, &apply::OpOutcome> =
+        report.outcomes.iter().map(|o| (&o.address, o)).collect();
+    for a in &plan.actions {
+        let me = by_addr[&a.address];
+        for &j in &a.needs {
+            let dep = by_addr[&plan.actions[j].address];
+            prop_assert!(
+                me.started >= dep.ended,
+                "{} started at {:?} before {} ended at {:?}",
+                a.address,
+                me.started,
+                plan.actions[j].address,
+                dep.ended
+            );
+        }
+    }
+    Ok(())
+}
+
+fn converged(store: &Store, sim: &Sim, stack: &Stack, e: &Estate) -> Result<(), TestCaseError> {
+    let cloud: BTreeMap<String, ObservedResource> = sim
+        .resources()
+        .into_iter()
+        .map(|r| (r.address.to_string(), r))
+        .collect();
+    let want: BTreeSet<String> = e.resources().keys().map(|a| a.to_string()).collect();
+    prop_assert_eq!(
+        cloud.keys().cloned().collect::<BTreeSet<_>>(),
+        want.clone(),
+        "cloud holds exactly the desired resources (no duplicate, no leftover)"
+    );
+    for (a, r) in e.resources() {
+        let c = &cloud[&a.to_string()];
+        prop_assert_eq!(&c.name, &r.name);
+        prop_assert_eq!(
+            c.properties.get("rule_count"),
+            r.properties.get("rule_count")
+        );
+    }
+    let g = store.latest_generation(stack).unwrap().unwrap();
+    let observed = store.observed(&g).unwrap();
+    prop_assert_eq!(
+        observed
+            .keys()
+            .map(|a| a.to_string())
+            .collect::<BTreeSet<_>>(),
+        want,
+        "observed state tracks every resource"
+    );
+    for (a, o) in &observed {
+        prop_assert_eq!(&o.properties, &cloud[&a.to_string()].properties);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn apply_converges_in_order_and_survives_crashes(
+        versions in prop::collection::vec(version(), 1..4),
+        crash in prop::option::weighted(0.5, (0usize..4, 1u64..12)),
+        parallelism in 1usize..6,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state"), StoreOptions::default()).unwrap();
+        let sim = Arc::new(Sim::open(&dir.path().join("state"), Arc::new(SystemClock), SimTiming::Catalog, SimDurability::Deferred).unwrap());
+        let stack = Stack::new("prop", "dev").unwrap();
+        let loader = Loader::new(dir.path());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+        let opts = ApplyOptions { parallelism, ..ApplyOptions::default() };
+        let plan_opts = PlanOptions { allow_data_loss: true, ..PlanOptions::default() };
+        for (i, v) in versions.iter().enumerate() {
+            let e = estate(v);
+            let version = format!("1.{i}.0");
+            store.create_release("prop", &version, std::slice::from_ref(&e), None, &actor()).unwrap();
+            let desired = workflow::desired(&store, &loader, "prop", "dev", &version, None).unwrap();
+            let (plan, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+            match crash {
+                Some((at, k)) if at == i && (k as usize) <= plan.actions.len() => {
+                    let crashed = Arc::new(tokio::sync::Notify::new());
+                    let provider = Arc::new(CrashAfter { inner: sim.clone(), left: AtomicU64::new(k), crashed: crashed.clone() });
+                    let who = actor();
+                    let mut quiet = QuietProgress;
+                    rt.block_on(async {
+                        tokio::select! {
+                            r = apply::apply(&store, provider, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => { r.unwrap(); }
+                            _ = crashed.notified() => {}
+                        }
+                    });
+                    // After the crash: reconcile from the provider, then apply again.
+                    rt.block_on(apply::reconcile(&store, sim.as_ref(), &stack, &actor())).unwrap();
+                    let (again, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+                    let report = rt.block_on(apply::apply(&store, sim.clone(), &stack, &again, &desired.estate, observed, &actor(), &opts, &mut QuietProgress)).unwrap();
+                    prop_assert!(report.failures().next().is_none(), "{:?}", report.failures().collect::<Vec<_>>());
+                    check_order(&again, &report)?;
+                }
+                _ => {
+                    let report = rt.block_on(apply::apply(&store, sim.clone(), &stack, &plan, &desired.estate, observed, &actor(), &opts, &mut QuietProgress)).unwrap();
+                    prop_assert!(report.failures().next().is_none(), "{:?}", report.failures().collect::<Vec<_>>());
+                    check_order(&plan, &report)?;
+                    // Makespan never beats the lower bound.
+                    let (bound, _, _) = plan.makespan_bound(parallelism);
+                    prop_assert!(report.makespan.as_secs() >= bound, "makespan {:?} below bound {bound}", report.makespan);
+                }
+            }
+            converged(&store, &sim, &stack, &e)?;
+            // Idempotence: nothing left to do.
+            let second = workflow::plan_release(&store, &loader, &stack, &version, &plan_opts, None).unwrap();
+            prop_assert!(second.plan.is_empty(), "second plan not empty: {:?}", second.plan.actions.iter().map(|a| (a.kind, a.address.to_string())).collect::<Vec<_>>());
+        }
+    }
+}
