@@ -229,6 +229,10 @@ pub async fn apply<P: Provider + 'static>(
     let parallelism = opts.parallelism.max(1);
     let region = Some(desired.environment.region.clone());
 
+    // Results of the last round, committed together with the next round's
+    // journal entries (one durable write per round).
+    let mut pending_changes: Vec<Change> = Vec::new();
+    let mut pending_resolves: Vec<(u64, JournalState, Option<String>)> = Vec::new();
     loop {
         // Start what may start, journaling the whole batch in one transaction first.
         let mut batch: Vec<(usize, Option<ResolvedResource>)> = Vec::new();
@@ -275,27 +279,33 @@ pub async fn apply<P: Provider + 'static>(
                 running.len(),
             );
         }
-        if !batch.is_empty() {
-            let intents: Vec<JournalIntent> = batch
-                .iter()
-                .map(|(i, r)| {
-                    let a = &plan.actions[*i];
-                    JournalIntent {
-                        address: a.address.clone(),
-                        action: a.kind.to_string(),
-                        arm_type: a.arm_type.clone(),
-                        resource_id: match r {
-                            Some(r) => arm_id(r),
-                            None => observed
-                                .get(&a.address)
-                                .map(|o| o.id.clone())
-                                .unwrap_or_default(),
-                        },
-                        desired: a.desired,
-                    }
-                })
-                .collect();
-            let seqs = store.journal_begin(stack, g.number, &intents)?;
+        let intents: Vec<JournalIntent> = batch
+            .iter()
+            .map(|(i, r)| {
+                let a = &plan.actions[*i];
+                JournalIntent {
+                    address: a.address.clone(),
+                    action: a.kind.to_string(),
+                    arm_type: a.arm_type.clone(),
+                    resource_id: match r {
+                        Some(r) => arm_id(r),
+                        None => observed
+                            .get(&a.address)
+                            .map(|o| o.id.clone())
+                            .unwrap_or_default(),
+                    },
+                    desired: a.desired,
+                }
+            })
+            .collect();
+        if !intents.is_empty() || !pending_changes.is_empty() || !pending_resolves.is_empty() {
+            let (_, seqs) = store.record_and_begin(
+                stack,
+                g.number,
+                std::mem::take(&mut pending_changes),
+                &std::mem::take(&mut pending_resolves),
+                &intents,
+            )?;
             for ((i, resolved), seq) in batch.into_iter().zip(seqs) {
                 let a = &plan.actions[i];
                 progress.started(a, running.len() + 1, start.elapsed());
@@ -320,7 +330,7 @@ pub async fn apply<P: Provider + 'static>(
             break;
         }
         // Wait for one operation, then collect every other that finished at
-        // the same moment, and commit them together.
+        // the same moment; their results commit with the next round.
         let mut finished = Vec::new();
         match running.join_next().await {
             Some(Ok(f)) => finished.push(f),
@@ -338,26 +348,23 @@ pub async fn apply<P: Provider + 'static>(
                 break;
             }
         }
-        let mut changes = Vec::new();
-        let mut resolves = Vec::new();
         for f in &finished {
             let a = &plan.actions[f.index];
             match &f.result {
                 Ok(Some(o)) => {
-                    changes.push(Change::Put {
+                    pending_changes.push(Change::Put {
                         observed: Box::new(o.clone()),
                         applied: a.desired,
                     });
-                    resolves.push((f.seq, JournalState::Done, None));
+                    pending_resolves.push((f.seq, JournalState::Done, None));
                 }
                 Ok(None) => {
-                    changes.push(Change::Remove(a.address.clone()));
-                    resolves.push((f.seq, JournalState::Done, None));
+                    pending_changes.push(Change::Remove(a.address.clone()));
+                    pending_resolves.push((f.seq, JournalState::Done, None));
                 }
-                Err(e) => resolves.push((f.seq, JournalState::Failed, Some(e.to_string()))),
+                Err(e) => pending_resolves.push((f.seq, JournalState::Failed, Some(e.to_string()))),
             }
         }
-        store.record(stack, g.number, changes, &resolves)?;
         for f in finished {
             let a = &plan.actions[f.index];
             let took = f.ended.saturating_sub(f.started);
@@ -414,6 +421,9 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
     let makespan = start.elapsed();
+    if !pending_changes.is_empty() || !pending_resolves.is_empty() {
+        store.record(stack, g.number, pending_changes, &pending_resolves)?;
+    }
     let failed: Vec<&OpOutcome> = outcomes
         .iter()
         .filter(|o| !matches!(o.result, OpResult::Done))

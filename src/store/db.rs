@@ -132,6 +132,7 @@ pub struct Store {
     key_file: PathBuf,
     provider: OnceLock<Arc<LocalKeyFile>>,
     key_cache: super::generations::KeyCache,
+    overlay_cache: super::generations::OverlayCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -193,6 +194,7 @@ impl Store {
             key_file,
             provider: OnceLock::new(),
             key_cache: Default::default(),
+            overlay_cache: Default::default(),
         };
         store.ensure_schema()?;
         Ok(store)
@@ -264,13 +266,18 @@ impl Store {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        super::guard::contain(&self.path, || {
+        let r = super::guard::contain(&self.path, || {
             let mut txn = self.db.begin_write()?;
             txn.set_quick_repair(true);
             let out = f(&txn)?;
             txn.commit()?;
             Ok(out)
-        })
+        });
+        if r.is_err() {
+            // A cache filled inside an aborted transaction describes nothing.
+            self.overlay_cache.clear();
+        }
+        r
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
@@ -296,6 +303,10 @@ impl Store {
 
     pub(crate) fn key_cache(&self) -> &super::generations::KeyCache {
         &self.key_cache
+    }
+
+    pub(crate) fn overlay_cache(&self) -> &super::generations::OverlayCache {
+        &self.overlay_cache
     }
 
     /// Describes the key provider (for `statectl store info`).

@@ -26,7 +26,7 @@ pub const UNKNOWN_DESIRED: Digest = Digest([0; 32]);
 /// Delta rows after a checkpoint before the next one is materialized. Reading
 /// any generation costs one tree walk plus at most this many rows; a commit
 /// that crosses the bound folds the rows into the trees.
-pub const CHECKPOINT_EVERY: u64 = 64;
+pub const CHECKPOINT_EVERY: u64 = 1024;
 
 /// What a new generation is for.
 #[derive(Debug, Clone)]
@@ -160,6 +160,36 @@ fn rows_in<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
 
 fn sensitive_aad(stack: &Stack, addr: &Address, attr: &str) -> String {
     format!("statectl/sensitive/v1/{stack}/{addr}/{attr}")
+}
+
+/// Which addresses exist in the rows after a checkpoint, as of the last
+/// commit of this process, so consecutive commits need not re-read the rows.
+#[derive(Default)]
+pub(crate) struct OverlayCache(Mutex<Option<CachedOverlay>>);
+
+/// (stack, checkpoint seq, last row seq, address -> exists).
+type CachedOverlay = (String, u64, u64, BTreeMap<Address, bool>);
+
+impl OverlayCache {
+    fn take_if(&self, stack: &str, base: u64, last: u64) -> Option<BTreeMap<Address, bool>> {
+        let mut guard = self.0.lock().ok()?;
+        match guard.take() {
+            Some((s, b, l, o)) if s == stack && b == base && l == last => Some(o),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = None;
+        }
+    }
+
+    fn put(&self, stack: String, base: u64, last: u64, overlay: BTreeMap<Address, bool>) {
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some((stack, base, last, overlay));
+        }
+    }
 }
 
 /// The data key that seals sensitive values, cached after first use.
@@ -314,12 +344,18 @@ impl Store {
         let key = g.stack.key();
         // Which addresses exist now: the rows since the checkpoint override
         // the checkpoint's tree.
-        let mut overlay: BTreeMap<Address, bool> = {
-            let t = w.open_table(schema::DELTAS)?;
-            rows_in(&t, &key, g.base.seq, g.last_seq)?
-                .into_iter()
-                .map(|(_, r)| (r.address, matches!(r.change, DeltaChange::Put { .. })))
-                .collect()
+        // The cache holds the overlay of the last commit in this process; it
+        // is reused only when it describes exactly these rows.
+        let cached = self.overlay_cache().take_if(&key, g.base.seq, g.last_seq);
+        let mut overlay: BTreeMap<Address, bool> = match cached {
+            Some(o) => o,
+            None => {
+                let t = w.open_table(schema::DELTAS)?;
+                rows_in(&t, &key, g.base.seq, g.last_seq)?
+                    .into_iter()
+                    .map(|(_, r)| (r.address, matches!(r.change, DeltaChange::Put { .. })))
+                    .collect()
+            }
         };
         let objs = WriteObjects::open(w)?;
         let mut rows = w.open_table(schema::DELTAS)?;
@@ -362,6 +398,11 @@ impl Store {
         g.resource_count = count;
         if g.last_seq - g.base.seq >= CHECKPOINT_EVERY {
             self.materialize(w, g)?;
+        } else {
+            // Kept for the next commit; if this transaction aborts, its
+            // `last_seq` never commits and the entry is never matched.
+            self.overlay_cache()
+                .put(key, g.base.seq, g.last_seq, overlay);
         }
         Ok(())
     }
@@ -492,15 +533,35 @@ impl Store {
         changes: Vec<Change>,
         resolve: &[(u64, JournalState, Option<String>)],
     ) -> Result<Generation, StoreError> {
+        Ok(self
+            .record_and_begin(stack, number, changes, resolve, &[])?
+            .0)
+    }
+
+    /// [`Store::record`], and in the same transaction the journal entries of
+    /// the operations about to start: one durable write per round of the
+    /// applier. Returns their sequence numbers.
+    pub fn record_and_begin(
+        &self,
+        stack: &Stack,
+        number: u64,
+        changes: Vec<Change>,
+        resolve: &[(u64, JournalState, Option<String>)],
+        begin: &[journal::JournalIntent],
+    ) -> Result<(Generation, Vec<u64>), StoreError> {
         let now = self.clock.now();
         self.write(|w| {
             let mut g = self.in_progress(w, stack, number)?;
+            let changed = !changes.is_empty();
             self.apply_changes(w, &mut g, changes)?;
             for (seq, state, detail) in resolve {
                 journal::resolve_in(w, stack, *seq, *state, detail.clone(), now)?;
             }
-            put_gen(w, &g)?;
-            Ok(g)
+            let seqs = journal::begin_in(w, stack, number, begin, now)?;
+            if changed {
+                put_gen(w, &g)?;
+            }
+            Ok((g, seqs))
         })
     }
 

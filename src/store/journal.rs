@@ -86,6 +86,52 @@ fn put(w: &WriteTransaction, e: &JournalEntry) -> Result<(), StoreError> {
     Ok(())
 }
 
+pub(crate) fn begin_in(
+    w: &WriteTransaction,
+    stack: &Stack,
+    generation: u64,
+    intents: &[JournalIntent],
+    now: UtcTime,
+) -> Result<Vec<u64>, StoreError> {
+    if intents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = stack.key();
+    let mut seq = {
+        let t = w.open_table(schema::JOURNAL)?;
+        let last = t
+            .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
+            .next_back();
+        match last {
+            Some(row) => row?.0.value().1,
+            None => 0,
+        }
+    };
+    let mut out = Vec::with_capacity(intents.len());
+    for i in intents {
+        seq += 1;
+        put(
+            w,
+            &JournalEntry {
+                stack: key.clone(),
+                seq,
+                generation,
+                address: i.address.clone(),
+                action: i.action.clone(),
+                arm_type: i.arm_type.clone(),
+                resource_id: i.resource_id.clone(),
+                desired: i.desired,
+                state: JournalState::Begun,
+                started_at: now,
+                ended_at: None,
+                detail: None,
+            },
+        )?;
+        out.push(seq);
+    }
+    Ok(out)
+}
+
 pub(crate) fn resolve_in(
     w: &WriteTransaction,
     stack: &Stack,
@@ -119,42 +165,7 @@ impl Store {
         intents: &[JournalIntent],
     ) -> Result<Vec<u64>, StoreError> {
         let now = self.clock.now();
-        let key = stack.key();
-        self.write(|w| {
-            let mut seq = {
-                let t = w.open_table(schema::JOURNAL)?;
-                let last = t
-                    .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
-                    .next_back();
-                match last {
-                    Some(row) => row?.0.value().1,
-                    None => 0,
-                }
-            };
-            let mut out = Vec::with_capacity(intents.len());
-            for i in intents {
-                seq += 1;
-                put(
-                    w,
-                    &JournalEntry {
-                        stack: key.clone(),
-                        seq,
-                        generation,
-                        address: i.address.clone(),
-                        action: i.action.clone(),
-                        arm_type: i.arm_type.clone(),
-                        resource_id: i.resource_id.clone(),
-                        desired: i.desired,
-                        state: JournalState::Begun,
-                        started_at: now,
-                        ended_at: None,
-                        detail: None,
-                    },
-                )?;
-                out.push(seq);
-            }
-            Ok(out)
-        })
+        self.write(|w| begin_in(w, stack, generation, intents, now))
     }
 
     /// Resolves an entry on its own (when there is no result to record).

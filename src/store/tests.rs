@@ -431,26 +431,33 @@ fn generations_across_checkpoints_read_back_exactly() {
     let stack = Stack::new("e", "dev").unwrap();
     let mut model: Vec<BTreeMap<String, i64>> = Vec::new();
     let mut cur = BTreeMap::new();
-    for i in 0..(3 * CHECKPOINT_EVERY as i64 + 7) {
-        let slot = i % 11;
-        let change = if i % 5 == 4 {
-            cur.remove(&format!("m.r{slot}"));
-            Change::Remove(format!("m.r{slot}").parse().unwrap())
-        } else {
-            cur.insert(format!("m.r{slot}"), i);
-            Change::Put {
-                observed: Box::new(observed(&format!("m.r{slot}"), i)),
-                applied: Some(crate::model::Digest::of(&i.to_le_bytes())),
+    // 40 changes per generation: crosses a checkpoint every ~26 generations.
+    let per = 40i64;
+    for round in 0..(3 * CHECKPOINT_EVERY as i64 / per + 7) {
+        let mut changes = Vec::new();
+        for j in 0..per {
+            let i = round * per + j;
+            let slot = i % 97;
+            let name = format!("m.r{slot}");
+            if changes.iter().any(|c| {
+                matches!(c, Change::Put { observed, .. } if observed.address.to_string() == name)
+                    || matches!(c, Change::Remove(a) if a.to_string() == name)
+            }) {
+                continue;
             }
-        };
+            if i % 5 == 4 {
+                cur.remove(&name);
+                changes.push(Change::Remove(name.parse().unwrap()));
+            } else {
+                cur.insert(name.clone(), i);
+                changes.push(Change::Put {
+                    observed: Box::new(observed(&name, i)),
+                    applied: Some(crate::model::Digest::of(&i.to_le_bytes())),
+                });
+            }
+        }
         let g = store
-            .commit_generation(
-                &stack,
-                new_gen(),
-                vec![change],
-                Outcome::Succeeded,
-                &actor(),
-            )
+            .commit_generation(&stack, new_gen(), changes, Outcome::Succeeded, &actor())
             .unwrap();
         assert_eq!(g.resource_count, cur.len() as u64);
         assert!(g.last_seq - g.base.seq < CHECKPOINT_EVERY);
@@ -461,7 +468,14 @@ fn generations_across_checkpoints_read_back_exactly() {
         latest.base.seq >= 3 * CHECKPOINT_EVERY,
         "checkpoints were materialized"
     );
-    for (i, want) in model.iter().enumerate() {
+    // Every 4th generation and the last: enough to cover each checkpoint
+    // boundary from both sides while keeping the debug build quick.
+    let last = model.len() - 1;
+    for (i, want) in model
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 4 == 0 || *i == last || i % 26 < 2)
+    {
         let g = store.generation(&stack, i as u64 + 1).unwrap();
         let got: BTreeMap<String, i64> = store
             .observed(&g)
@@ -472,13 +486,20 @@ fn generations_across_checkpoints_read_back_exactly() {
         assert_eq!(&got, want, "generation {}", i + 1);
         let applied = store.applied(&g).unwrap();
         assert_eq!(applied.len(), want.len());
-        for a in store.addresses(&g).unwrap() {
+        // One-resource reads scan the rows since the checkpoint: check them
+        // on a few generations only, to keep the test quick.
+        for a in store
+            .addresses(&g)
+            .unwrap()
+            .into_iter()
+            .filter(|_| i % 20 == 3)
+        {
             assert_eq!(
                 store.observed_resource(&g, &a).unwrap().properties["capacity"].as_int(),
                 want.get(&a.to_string()).copied()
             );
         }
-        assert_eq!(store.generation_changes(&g).unwrap().len(), 1);
+        assert!(!store.generation_changes(&g).unwrap().is_empty());
     }
     let mut store = store;
     assert!(store.check().unwrap().problems.is_empty());
