@@ -36,6 +36,7 @@ pub mod clock;
 pub mod keys;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod provider;
 pub mod spec;
 pub mod store;

@@ -221,6 +221,7 @@ pub fn plan_release(
             base_generation: latest.as_ref().map(|g| g.number),
             actions: Vec::new(),
             unchanged: r.resource_counts.get(&stack.env).copied().unwrap_or(0),
+            kept: Vec::new(),
             options: options.clone(),
             hash: Digest([0; 32]),
         };
@@ -237,6 +238,34 @@ pub fn plan_release(
         plan,
         observed,
         desired: Some(d),
+    })
+}
+
+/// Whether release `version` may enter `env`: it must have succeeded in the
+/// environment's `promote_from` upstream first.
+pub fn promotion(
+    store: &Store,
+    estate: &str,
+    env: &crate::model::Environment,
+    version: &str,
+) -> Result<crate::policy::Promotion, WorkflowError> {
+    use crate::policy::Promotion;
+    let Some(from) = &env.promote_from else {
+        return Ok(Promotion::NotRequired);
+    };
+    let upstream = Stack::new(estate, from).map_err(|e| StoreError::Bug(e.to_string()))?;
+    let v = parse_version(version)?.to_string();
+    let hit = store
+        .generations(&upstream)?
+        .into_iter()
+        .rev()
+        .find(|g| g.outcome == Outcome::Succeeded && g.release.as_deref() == Some(v.as_str()));
+    Ok(match hit {
+        Some(g) => Promotion::Satisfied {
+            from: from.clone(),
+            generation: g.number,
+        },
+        None => Promotion::Missing { from: from.clone() },
     })
 }
 

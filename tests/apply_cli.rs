@@ -26,23 +26,29 @@ fn sim_addresses(p: &Project) -> BTreeSet<String> {
 #[test]
 fn apply_chatwoot_prod_from_empty_then_noop_then_one_change() {
     let p = Project::copy_of_repo();
-    let r = p.run(&[
-        "apply",
-        "--estate",
-        "chatwoot",
-        "--env",
-        "prod",
-        "--version",
-        "v1.0.0",
-        "--auto-approve",
-    ]);
+    // Prod takes releases promoted through dev and staging, in its window.
+    let now = [("STATECTL_NOW", util::IN_WINDOW)];
+    let apply = |env: &str, v: &str| {
+        p.run_with(
+            &now,
+            &[
+                "apply",
+                "--estate",
+                "chatwoot",
+                "--env",
+                env,
+                "--version",
+                v,
+                "--auto-approve",
+            ],
+        )
+    };
+    for env in ["dev", "staging"] {
+        let r = apply(env, "v1.0.0");
+        assert_eq!(r.code, 0, "{env}: {}\n{}", r.stdout, r.stderr);
+    }
+    let r = apply("prod", "v1.0.0");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .starts_with("created release v1.0.0 of chatwoot from the working tree\n"),
-        "{}",
-        r.stdout
-    );
     assert!(
         r.stdout
             .contains("Plan: 64 to add, 0 to change, 0 to replace, 0 to destroy; 0 unchanged."),
@@ -57,10 +63,22 @@ fn apply_chatwoot_prod_from_empty_then_noop_then_one_change() {
         r.stdout
     );
 
-    // The simulated cloud holds exactly the desired resources.
-    let desired = Loader::new(p.path()).load("chatwoot", "prod").unwrap();
-    let want: BTreeSet<String> = desired.resources().keys().map(|a| a.to_string()).collect();
+    // The simulated cloud holds exactly the desired resources (of all three stacks).
+    let mut want = BTreeSet::new();
+    for env in ["dev", "staging", "prod"] {
+        let desired = Loader::new(p.path()).load("chatwoot", env).unwrap();
+        want.extend(desired.resources().keys().map(|a| a.to_string()));
+    }
     assert_eq!(sim_addresses(&p), want);
+    let r = p.run(&["sim", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let prod = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["id"].as_str().unwrap().contains("chatwoot-prod-rg"))
+        .count();
+    assert_eq!(prod, 64);
 
     // A second plan is empty.
     let r = p.run(&[
@@ -98,17 +116,18 @@ fn apply_chatwoot_prod_from_empty_then_noop_then_one_change() {
     ]);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("~ data.redis Microsoft.Cache/redis will be updated in place\n      ~ capacity = 1 -> 2\n"), "{}", r.stdout);
-    let r = p.run(&[
-        "apply",
-        "--estate",
-        "chatwoot",
-        "--env",
-        "prod",
-        "--version",
-        "v1.1.0",
-        "--auto-approve",
-    ]);
+    for env in ["dev", "staging"] {
+        let r = apply(env, "v1.1.0");
+        assert_eq!(r.code, 0, "{env}: {}\n{}", r.stdout, r.stderr);
+    }
+    let r = apply("prod", "v1.1.0");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("backed up generation 1 of chatwoot/prod before applying"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout
             .contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy; 63 unchanged."),
@@ -133,6 +152,7 @@ fn apply_chatwoot_prod_from_empty_then_noop_then_one_change() {
     assert_eq!(releases, ["v1.0.0", "v1.1.0"]);
     let store = Store::open_existing(&p.state_dir(), StoreOptions::default()).unwrap();
     let stack = Stack::new("chatwoot", "prod").unwrap();
+    assert_eq!(store.backups(&stack).unwrap().len(), 1);
     let g2 = store.generation(&stack, 2).unwrap();
     let changed: Vec<String> = store
         .generation_changes(&g2)

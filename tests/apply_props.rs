@@ -20,7 +20,7 @@ use statectl::clock::SystemClock;
 use statectl::model::*;
 use statectl::plan::{Plan, PlanOptions};
 use statectl::provider::sim::{Sim, SimDurability, SimTiming};
-use statectl::provider::{Operation, Provider, ProviderError, ResolvedResource};
+use statectl::provider::{DeleteMode, Operation, Provider, ProviderError, ResolvedResource};
 use statectl::spec::Loader;
 use statectl::store::{Actor, Store, StoreOptions};
 use statectl::workflow;
@@ -153,8 +153,8 @@ impl Provider for CrashAfter {
         }
         out
     }
-    async fn delete(&self, o: &ObservedResource) -> Result<(), ProviderError> {
-        let out = self.inner.delete(o).await;
+    async fn delete(&self, o: &ObservedResource, mode: DeleteMode) -> Result<(), ProviderError> {
+        let out = self.inner.delete(o, mode).await;
         if self.tick() {
             self.crashed.notify_one();
             std::future::pending::<()>().await;

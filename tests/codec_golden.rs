@@ -137,6 +137,12 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
         },
         last_seq: 131,
         resource_count: 64,
+        restores: vec![RestoreReport {
+            address: addr("data.redis"),
+            restore_point: UtcTime(1_764_000_000_000),
+            data_loss_secs: 1200,
+            elapsed_secs: 1500,
+        }],
     };
     let release = Release {
         estate: "chatwoot".into(),

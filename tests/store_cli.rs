@@ -337,6 +337,7 @@ fn a_second_writer_is_refused_by_name_and_a_dead_holder_can_be_unlocked() {
             },
             last_seq: 0,
             resource_count: 0,
+            restores: Vec::new(),
         };
         drop(s);
         serde_json::to_string(&statectl::store::statefile::to_json(

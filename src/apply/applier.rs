@@ -9,10 +9,11 @@ use tokio::time::Instant;
 use super::progress::Progress;
 use crate::catalog;
 use crate::model::{
-    Address, Estate, Generation, GenerationKind, ObservedResource, Outcome, Reference, Stack, Value,
+    Address, Estate, Generation, GenerationKind, ObservedResource, Outcome, Reference,
+    RestoreReport, Stack, UtcTime, Value,
 };
 use crate::plan::{Action, ActionKind, Plan};
-use crate::provider::{Operation, Provider, ProviderError, ResolvedResource};
+use crate::provider::{DeleteMode, Operation, Provider, ProviderError, ResolvedResource};
 use crate::store::{Actor, Change, JournalIntent, JournalState, NewGeneration, Store, StoreError};
 
 /// How to apply.
@@ -78,6 +79,8 @@ pub struct ApplyReport {
     pub outcomes: Vec<OpOutcome>,
     /// From first start to last end, on the runtime's clock.
     pub makespan: Duration,
+    /// Stateful resources restored from backup, with the RPO and RTO achieved.
+    pub restores: Vec<RestoreReport>,
 }
 
 impl ApplyReport {
@@ -224,6 +227,7 @@ pub async fn apply<P: Provider + 'static>(
         .collect();
     let mut settled = vec![false; n];
     let mut outcomes: Vec<OpOutcome> = Vec::with_capacity(n);
+    let mut restores: Vec<RestoreReport> = Vec::new();
     let mut running: JoinSet<Finished> = JoinSet::new();
     let start = Instant::now();
     let parallelism = opts.parallelism.max(1);
@@ -372,6 +376,9 @@ pub async fn apply<P: Provider + 'static>(
                 Ok(res) => {
                     match res {
                         Some(o) => {
+                            if opts.restore.contains(&a.address) {
+                                restores.push(restore_report(&o, took));
+                            }
                             observed.insert(a.address.clone(), o);
                         }
                         None => {
@@ -444,12 +451,44 @@ pub async fn apply<P: Provider + 'static>(
             OpResult::Done => String::new(),
         })
         .collect();
-    let generation = store.finish_generation(stack, g.number, outcome, summary, actor, region)?;
+    let generation = store.finish_generation(
+        stack,
+        g.number,
+        outcome,
+        summary,
+        restores.clone(),
+        actor,
+        region,
+    )?;
     Ok(ApplyReport {
         generation,
         outcomes,
         makespan,
+        restores,
     })
+}
+
+/// What a provider reported about a restore, in the attributes a restored
+/// resource carries (`restore_point`, RFC 3339, and `data_loss_seconds`).
+fn restore_report(o: &ObservedResource, took: Duration) -> RestoreReport {
+    let restore_point = o
+        .attributes
+        .get("restore_point")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .map_or(UtcTime(0), UtcTime::from_timestamp);
+    let data_loss_secs = o
+        .attributes
+        .get("data_loss_seconds")
+        .and_then(Value::as_int)
+        .and_then(|i| u64::try_from(i).ok())
+        .unwrap_or(0);
+    RestoreReport {
+        address: o.address.clone(),
+        restore_point,
+        data_loss_secs,
+        elapsed_secs: took.as_secs(),
+    }
 }
 
 /// Records a failure and skips everything that needs it, transitively.
@@ -510,7 +549,7 @@ async fn run_op<P: Provider>(
     match kind {
         ActionKind::Delete => {
             if let Some(o) = old {
-                provider.delete(&o).await?;
+                provider.delete(&o, DeleteMode::Destroy).await?;
             }
             Ok(None)
         }
@@ -530,7 +569,7 @@ async fn run_op<P: Provider>(
         ActionKind::Replace => {
             let r = resolved.ok_or_else(missing)?;
             if let Some(o) = old {
-                provider.delete(&o).await?;
+                provider.delete(&o, DeleteMode::Replace).await?;
             }
             let op = if restore {
                 Operation::Restore

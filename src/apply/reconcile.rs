@@ -84,6 +84,14 @@ pub async fn reconcile<P: Provider>(
         report.took_effect.len(),
         report.did_not.len()
     )];
-    store.finish_generation(stack, g.number, Outcome::Partial, summary, actor, None)?;
+    store.finish_generation(
+        stack,
+        g.number,
+        Outcome::Partial,
+        summary,
+        Vec::new(),
+        actor,
+        None,
+    )?;
     Ok(report)
 }

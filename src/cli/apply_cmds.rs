@@ -5,12 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::CliError;
-use super::args::{ApplyArgs, FaultCommand, PlanArgs, PlanSelection, SimCommand};
+use super::args::{
+    ApplyArgs, DestroyArgs, FaultCommand, PlanArgs, PlanSelection, RollbackArgs, SimCommand,
+};
 use super::context::Context;
 use crate::apply::{self, ApplyOptions, LineProgress, OpResult};
 use crate::model::{GenerationKind, Interval, Outcome, Stack, Value};
 use crate::plan::{self, Plan, PlanOptions, Target};
+use crate::policy::{self, GateInput, Promotion};
 use crate::provider::sim::{FailNth, FaultPlan, Sim, SimDurability, SimTiming};
+use crate::store::{AuditEvent, Store};
 use crate::workflow::{self, Desired};
 
 fn colored(no_color: bool) -> bool {
@@ -34,6 +38,7 @@ fn options(sel: &PlanSelection) -> Result<PlanOptions, CliError> {
         replace: targets(&sel.replace)?,
         allow_data_loss: sel.allow_data_loss,
         destroy: false,
+        keep_stateful: false,
     })
 }
 
@@ -154,7 +159,225 @@ fn confirm(out: &mut dyn Write, stack: &Stack) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What one apply run needs besides the plan.
+struct Run<'a> {
+    stack: &'a Stack,
+    kind: GenerationKind,
+    reason: Option<String>,
+    emergency: bool,
+    skip_gate: bool,
+    parallelism: usize,
+    auto_approve: bool,
+    color: bool,
+    /// Check the promotion gate for this release.
+    promote: Option<String>,
+}
+
+/// Shows the plan, checks the production rules, asks, backs up (prod),
+/// applies and reports. Shared by apply, rollback, destroy and drift --fix.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    ctx: &Context,
+    store: &Store,
+    sim: &Arc<Sim>,
+    rt: &tokio::runtime::Runtime,
+    run: &Run<'_>,
+    p: &Plan,
+    observed: std::collections::BTreeMap<crate::model::Address, crate::model::ObservedResource>,
+    desired: &Desired,
+    virtual_clock: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    show_plan(out, p, Some(desired), run.color)?;
+    let blocked = p.blocked().count();
+    if blocked > 0 {
+        return Err(CliError::Failed(format!(
+            "{blocked} action(s) blocked; nothing was applied"
+        )));
+    }
+    if p.is_empty() {
+        return Ok(());
+    }
+    let env = &desired.estate.environment;
+    let exceptions = ctx.loader().load_exceptions(&run.stack.estate)?;
+    let promotion = match &run.promote {
+        Some(v) => workflow::promotion(store, &run.stack.estate, env, v)?,
+        None => Promotion::NotRequired,
+    };
+    let gate = policy::check(&GateInput {
+        env,
+        plan: p,
+        exceptions: &exceptions,
+        now: ctx.clock.now(),
+        emergency: run.emergency,
+        skip_gate: run.skip_gate,
+        reason: run.reason.as_deref(),
+        promotion,
+    });
+    for n in &gate.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    if !gate.violations.is_empty() {
+        let actor = ctx.actor();
+        let detail: Vec<String> = gate
+            .violations
+            .iter()
+            .map(|v| format!("{}: {}", v.rule, v.message))
+            .collect();
+        store.audit(
+            &actor,
+            AuditEvent {
+                action: "apply.refused".into(),
+                target: run.stack.key(),
+                region: Some(env.region.clone()),
+                reason: run.reason.clone(),
+                details: detail.join("; "),
+            },
+        )?;
+        writeln!(out)?;
+        for v in &gate.violations {
+            writeln!(
+                out,
+                "refused by {}: {}\n  to proceed: {}",
+                v.rule, v.message, v.fix
+            )?;
+        }
+        return Err(CliError::Failed(format!(
+            "{} production rule(s) refuse this apply; nothing was applied",
+            gate.violations.len()
+        )));
+    }
+    if !run.auto_approve {
+        confirm(out, run.stack)?;
+    }
+    writeln!(out)?;
+    if env.backup_before_apply
+        && let Some(g) = store.latest_generation(run.stack)?
+    {
+        let resources = store.observed(&g)?;
+        let doc = crate::store::statefile::to_json(&g, &resources, false);
+        store.put_backup(
+            run.stack,
+            g.number,
+            serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        )?;
+        writeln!(
+            out,
+            "backed up generation {} of {} before applying (statectl state backups)",
+            g.number, run.stack
+        )?;
+    }
+    let restore: Vec<crate::model::Address> = p
+        .actions
+        .iter()
+        .filter(|a| {
+            a.kind == crate::plan::ActionKind::Replace
+                && a.destructive_to_data
+                && p.options.replace.iter().any(|t| t.matches(&a.address))
+        })
+        .map(|a| a.address.clone())
+        .collect();
+    let mut reason = run.reason.clone();
+    if !gate.notes.is_empty() {
+        let notes = gate.notes.join("; ");
+        reason = Some(match reason {
+            Some(r) => format!("{r} [{notes}]"),
+            None => notes,
+        });
+    }
+    let opts = ApplyOptions {
+        parallelism: run.parallelism,
+        kind: run.kind,
+        reason,
+        restore,
+    };
+    let actor = ctx.actor();
+    let bar = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let report = {
+        let mut progress = LineProgress::new(&mut *out, bar, p.actions.len());
+        rt.block_on(apply::apply(
+            store,
+            sim.clone(),
+            run.stack,
+            p,
+            &desired.estate,
+            observed,
+            &actor,
+            &opts,
+            &mut progress,
+        ))
+        .map_err(workflow::WorkflowError::from)?
+    };
+    let g = &report.generation;
+    let (bound, critical, spread) = p.makespan_bound(run.parallelism);
+    let clock = if virtual_clock {
+        "on the simulated clock"
+    } else {
+        "scaled"
+    };
+    writeln!(
+        out,
+        "\n{} {}: generation {} of {}, release {}; {} operation(s), makespan {} {clock} (bound {} = max(critical path {}, work/parallelism {})).",
+        match run.kind {
+            GenerationKind::Rollback => "Rollback",
+            GenerationKind::Emergency => "Emergency apply",
+            _ => "Apply",
+        },
+        g.outcome,
+        g.number,
+        run.stack,
+        workflow::version_text(&desired.version),
+        report.outcomes.len(),
+        Interval::from_secs(report.makespan.as_secs()),
+        Interval::from_secs(bound),
+        Interval::from_secs(critical),
+        Interval::from_secs(spread)
+    )?;
+    for r in &report.restores {
+        writeln!(
+            out,
+            "restored {} from its backup at {}: data-loss window {} (RPO achieved), took {} (RTO achieved)",
+            r.address,
+            r.restore_point,
+            Interval::from_secs(r.data_loss_secs),
+            Interval::from_secs(r.elapsed_secs)
+        )?;
+    }
+    let failures: Vec<String> = report
+        .failures()
+        .map(|o| match &o.result {
+            OpResult::Failed(e) => format!("  {} {}: {e}", o.kind, o.address),
+            OpResult::Skipped(w) => format!("  {} {}: skipped, {w}", o.kind, o.address),
+            OpResult::Done => String::new(),
+        })
+        .collect();
+    if !failures.is_empty() {
+        writeln!(out, "Not applied:\n{}", failures.join("\n"))?;
+        return Err(CliError::Failed(format!(
+            "apply {} with {} operation(s) not applied; fix the cause and apply again",
+            g.outcome,
+            failures.len()
+        )));
+    }
+    Ok(())
+}
+
+fn require_reason(reason: &Option<String>, why: &str) -> Result<(), CliError> {
+    match reason {
+        Some(r) if !r.trim().is_empty() => Ok(()),
+        _ => Err(CliError::Input(format!(
+            "{why} needs --reason \"...\" (recorded in history and the audit log)"
+        ))),
+    }
+}
+
 pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    if args.emergency {
+        require_reason(&args.reason, "--emergency")?;
+    }
+    if args.skip_gate {
+        require_reason(&args.reason, "--skip-gate")?;
+    }
     let color = colored(args.no_color);
     let saved = match &args.plan {
         Some(f) => {
@@ -263,79 +486,244 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
             }
         }
     };
-    show_plan(out, &p, Some(&desired), color)?;
-    let blocked = p.blocked().count();
-    if blocked > 0 {
-        return Err(CliError::Failed(format!(
-            "{blocked} action(s) blocked; nothing was applied"
-        )));
+    let run = Run {
+        stack: &stack,
+        kind: if args.emergency {
+            GenerationKind::Emergency
+        } else {
+            GenerationKind::Apply
+        },
+        reason: args.reason.clone(),
+        emergency: args.emergency,
+        skip_gate: args.skip_gate,
+        parallelism: usize::from(args.parallelism),
+        auto_approve: args.auto_approve,
+        color,
+        // An emergency restore re-applies what is there; promotion concerns new releases.
+        promote: (!args.emergency).then(|| desired.version.clone()),
+    };
+    execute(
+        ctx,
+        &store,
+        &sim,
+        &rt,
+        &run,
+        &p,
+        observed,
+        &desired,
+        virtual_clock,
+        out,
+    )
+}
+
+/// The rollback points of a stack: for each release, its newest successful
+/// generation, newest first.
+fn rollback_points(
+    store: &Store,
+    stack: &Stack,
+) -> Result<Vec<crate::model::Generation>, CliError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for g in store.generations(stack)?.into_iter().rev() {
+        if g.outcome != Outcome::Succeeded
+            || !matches!(
+                g.kind,
+                GenerationKind::Apply | GenerationKind::Rollback | GenerationKind::Emergency
+            )
+        {
+            continue;
+        }
+        if let Some(r) = &g.release
+            && seen.insert(r.clone())
+        {
+            out.push(g);
+        }
     }
-    if p.is_empty() {
+    Ok(out)
+}
+
+pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let stack = ctx.stack(&args.estate, &args.env)?;
+    let store = ctx.store()?;
+    let points = rollback_points(&store, &stack)?;
+    if args.list {
+        let rows: Vec<Vec<String>> = points
+            .iter()
+            .map(|g| {
+                vec![
+                    workflow::version_text(g.release.as_deref().unwrap_or("")),
+                    g.number.to_string(),
+                    g.ended_at.to_string(),
+                    g.actor.clone(),
+                    g.outcome.to_string(),
+                    g.kind.to_string(),
+                ]
+            })
+            .collect();
+        super::store_cmds::table(
+            out,
+            &["RELEASE", "GENERATION", "WHEN", "WHO", "OUTCOME", "KIND"],
+            &rows,
+        )?;
         return Ok(());
     }
-    if !args.auto_approve {
-        confirm(out, &stack)?;
-    }
-    writeln!(out)?;
-    let parallelism = usize::from(args.parallelism);
-    let opts = ApplyOptions {
-        parallelism,
-        kind: GenerationKind::Apply,
-        reason: args.reason.clone(),
-        restore: Vec::new(),
-    };
-    let bar = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    let report = {
-        let mut progress = LineProgress::new(&mut *out, bar, p.actions.len());
-        rt.block_on(apply::apply(
-            &store,
-            sim.clone(),
-            &stack,
-            &p,
-            &desired.estate,
-            observed,
-            &actor,
-            &opts,
-            &mut progress,
+    let latest = workflow::latest_settled(&store, &stack)?.ok_or_else(|| {
+        CliError::Input(format!(
+            "{stack} has never been applied; there is nothing to roll back"
         ))
-        .map_err(workflow::WorkflowError::from)?
+    })?;
+    let current = latest.release.clone().unwrap_or_default();
+    let target = match &args.to {
+        Some(v) => {
+            let v = crate::store::parse_version(v)?.to_string();
+            if !points
+                .iter()
+                .any(|g| g.release.as_deref() == Some(v.as_str()))
+            {
+                return Err(CliError::Input(format!(
+                    "release v{v} was never applied successfully to {stack}; `statectl rollback --estate {} --env {} --list` shows the rollback points",
+                    stack.estate, stack.env
+                )));
+            }
+            v
+        }
+        None => points
+            .iter()
+            .find(|g| g.release.as_deref() != Some(current.as_str()))
+            .and_then(|g| g.release.clone())
+            .ok_or_else(|| {
+                CliError::Input(format!(
+                    "{stack} has no earlier successful release than v{current} to roll back to"
+                ))
+            })?,
     };
-    let g = &report.generation;
-    let (bound, critical, spread) = p.makespan_bound(parallelism);
-    let clock = if virtual_clock {
-        "on the simulated clock"
-    } else {
-        "scaled"
-    };
-    writeln!(
-        out,
-        "\nApply {}: generation {} of {stack}, release {}; {} operation(s), makespan {} {clock} (bound {} = max(critical path {}, work/parallelism {})).",
-        g.outcome,
-        g.number,
-        workflow::version_text(&desired.version),
-        report.outcomes.len(),
-        Interval::from_secs(report.makespan.as_secs()),
-        Interval::from_secs(bound),
-        Interval::from_secs(critical),
-        Interval::from_secs(spread)
+    let desired = workflow::desired(
+        &store,
+        &ctx.loader(),
+        &stack.estate,
+        &stack.env,
+        &target,
+        None,
     )?;
-    let failures: Vec<String> = report
-        .failures()
-        .map(|o| match &o.result {
-            OpResult::Failed(e) => format!("  {} {}: {e}", o.kind, o.address),
-            OpResult::Skipped(w) => format!("  {} {}: skipped, {w}", o.kind, o.address),
-            OpResult::Done => String::new(),
-        })
-        .collect();
-    if !failures.is_empty() {
-        writeln!(out, "Not applied:\n{}", failures.join("\n"))?;
-        return Err(CliError::Failed(format!(
-            "apply {} with {} operation(s) not applied; fix the cause and apply again",
-            g.outcome,
-            failures.len()
-        )));
+    if desired.estate.environment.destroy_protection
+        || desired.estate.environment.maintenance_window.is_some()
+    {
+        require_reason(&args.reason, &format!("a rollback of {}", stack.env))?;
+    }
+    let actor = ctx.actor();
+    let _lock = store.lock(
+        &stack,
+        &actor,
+        &ctx.command_line,
+        Duration::from_secs(args.lock_timeout),
+    )?;
+    let opts = PlanOptions {
+        allow_data_loss: args.allow_data_loss,
+        keep_stateful: true,
+        ..PlanOptions::default()
+    };
+    let (p, observed) = workflow::make_plan(&store, &stack, &desired, &opts)?;
+    writeln!(out, "rolling back {stack} from v{current} to v{target}")?;
+    let (sim, virtual_clock) = open_sim(ctx)?;
+    let sim = Arc::new(sim);
+    let rt = runtime(virtual_clock)?;
+    let reason = Some(format!(
+        "rollback from v{current} to v{target}{}",
+        args.reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    ));
+    let run = Run {
+        stack: &stack,
+        kind: GenerationKind::Rollback,
+        reason,
+        emergency: args.emergency,
+        skip_gate: false,
+        parallelism: usize::from(args.parallelism),
+        auto_approve: args.auto_approve,
+        color: colored(args.no_color),
+        promote: None,
+    };
+    execute(
+        ctx,
+        &store,
+        &sim,
+        &rt,
+        &run,
+        &p,
+        observed,
+        &desired,
+        virtual_clock,
+        out,
+    )?;
+    if !p.kept.is_empty() {
+        let kept: Vec<String> = p.kept.iter().map(ToString::to_string).collect();
+        writeln!(
+            out,
+            "kept (they hold data; pass --allow-data-loss to delete them): {}",
+            kept.join(", ")
+        )?;
     }
     Ok(())
+}
+
+pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let stack = ctx.stack(&args.estate, &args.env)?;
+    let store = ctx.store()?;
+    let latest = workflow::latest_settled(&store, &stack)?
+        .ok_or_else(|| CliError::Input(format!("{stack} has nothing to destroy")))?;
+    let version = latest
+        .release
+        .clone()
+        .ok_or_else(|| CliError::Input(format!("{stack}'s latest generation has no release")))?;
+    let desired = workflow::desired(
+        &store,
+        &ctx.loader(),
+        &stack.estate,
+        &stack.env,
+        &version,
+        None,
+    )?;
+    let actor = ctx.actor();
+    let _lock = store.lock(
+        &stack,
+        &actor,
+        &ctx.command_line,
+        Duration::from_secs(args.lock_timeout),
+    )?;
+    let opts = PlanOptions {
+        allow_data_loss: args.allow_data_loss,
+        destroy: true,
+        ..PlanOptions::default()
+    };
+    let (p, observed) = workflow::make_plan(&store, &stack, &desired, &opts)?;
+    let (sim, virtual_clock) = open_sim(ctx)?;
+    let sim = Arc::new(sim);
+    let rt = runtime(virtual_clock)?;
+    let run = Run {
+        stack: &stack,
+        kind: GenerationKind::Apply,
+        reason: args.reason.clone(),
+        emergency: args.emergency,
+        skip_gate: false,
+        parallelism: 10,
+        auto_approve: args.auto_approve,
+        color: colored(args.no_color),
+        promote: None,
+    };
+    execute(
+        ctx,
+        &store,
+        &sim,
+        &rt,
+        &run,
+        &p,
+        observed,
+        &desired,
+        virtual_clock,
+        out,
+    )
 }
 
 fn parse_assignment(s: &str) -> Result<(String, Value), CliError> {
@@ -369,6 +757,25 @@ fn json_to_value(j: &serde_json::Value) -> Option<Value> {
     })
 }
 
+/// With `--env`, turns an address into the ARM id of that environment's
+/// resource (environments deploy into their own subscriptions).
+fn sim_key(ctx: &Context, sim: &Sim, key: &str, env: Option<&str>) -> Result<String, CliError> {
+    let Some(env) = env else {
+        return Ok(key.to_string());
+    };
+    let sub = ctx.loader().load_environment(env)?.subscription_id;
+    let prefix = format!("/subscriptions/{}/", sub.to_ascii_lowercase());
+    sim.resources()
+        .into_iter()
+        .find(|r| r.address.to_string() == key && r.id.to_ascii_lowercase().starts_with(&prefix))
+        .map(|r| r.id)
+        .ok_or_else(|| {
+            CliError::Input(format!(
+                "the simulator holds no `{key}` in environment {env}"
+            ))
+        })
+}
+
 pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), CliError> {
     let (sim, _) = open_sim(ctx)?;
     match cmd {
@@ -389,7 +796,8 @@ pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), C
                 super::store_cmds::table(out, &["ADDRESS", "TYPE", "ID"], &rows)?;
             }
         }
-        SimCommand::Show { key } => {
+        SimCommand::Show { key, env } => {
+            let key = &sim_key(ctx, &sim, key, env.as_deref())?;
             let r = sim
                 .find(key)
                 .ok_or_else(|| crate::provider::sim::SimError::NotFound(key.clone()))?;
@@ -408,7 +816,12 @@ pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), C
                 writeln!(out, "sensitive.{k} = (sensitive)")?;
             }
         }
-        SimCommand::Set { key, assignment } => {
+        SimCommand::Set {
+            key,
+            assignment,
+            env,
+        } => {
+            let key = &sim_key(ctx, &sim, key, env.as_deref())?;
             let (k, v) = parse_assignment(assignment)?;
             let r = sim.set_property(key, &k, v)?;
             writeln!(
@@ -421,7 +834,8 @@ pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), C
                     .unwrap_or_default()
             )?;
         }
-        SimCommand::Delete { key } => {
+        SimCommand::Delete { key, env } => {
+            let key = &sim_key(ctx, &sim, key, env.as_deref())?;
             let r = sim.remove(key)?;
             writeln!(out, "deleted {} out of band", r.id)?;
         }

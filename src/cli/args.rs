@@ -70,6 +70,18 @@ pub enum Command {
     )]
     Apply(ApplyArgs),
 
+    /// Roll a stack back to an earlier release that was applied successfully.
+    #[command(
+        after_help = "Rollback never deletes a resource that holds data: resources added since are kept and reported, unless --allow-data-loss. It is a normal generation in history and audit, marked as a rollback with its reason (required in prod).\n\nExamples:\n  statectl rollback --estate chatwoot --env staging --list\n  statectl rollback --estate chatwoot --env staging --auto-approve\n  statectl rollback --estate chatwoot --env prod --to v1.1.0 --reason INC-42 --emergency"
+    )]
+    Rollback(RollbackArgs),
+
+    /// Delete every resource of a stack (refused in prod without an exception).
+    #[command(
+        after_help = "Example:\n  statectl destroy --estate chatwoot --env dev --allow-data-loss --auto-approve"
+    )]
+    Destroy(DestroyArgs),
+
     /// Inspect and disturb the simulated Azure control plane (the embedded default provider).
     #[command(subcommand)]
     Sim(SimCommand),
@@ -171,10 +183,83 @@ pub struct ApplyArgs {
     /// Finish an interrupted apply: reconcile its journal with the provider, then apply again.
     #[arg(long)]
     pub resume: bool,
+    /// Apply outside the maintenance window (needs --reason; audited).
+    #[arg(long)]
+    pub emergency: bool,
+    /// Apply a release that has not succeeded upstream yet (needs --reason; audited).
+    #[arg(long)]
+    pub skip_gate: bool,
     /// Seconds to wait for the stack lock.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub lock_timeout: u64,
     /// No ANSI colors (also NO_COLOR).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `statectl rollback`
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The estate.
+    #[arg(long)]
+    pub estate: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Roll back to this release (default: the last one applied successfully before the current).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// List the rollback points and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Why (required in prod).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Also delete resources that hold data and were added since.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// Roll back outside the maintenance window (needs --reason).
+    #[arg(long)]
+    pub emergency: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most operations in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub parallelism: u16,
+    /// Seconds to wait for the stack lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+    /// No ANSI colors.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `statectl destroy`
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The estate.
+    #[arg(long)]
+    pub estate: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Also delete resources that hold data.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// Outside the maintenance window (needs --reason).
+    #[arg(long)]
+    pub emergency: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Seconds to wait for the stack lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+    /// No ANSI colors.
     #[arg(long)]
     pub no_color: bool,
 }
@@ -193,6 +278,9 @@ pub enum SimCommand {
     Show {
         /// ARM id or address.
         key: String,
+        /// With an address: the environment it is in (when several stacks share the simulator).
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Change a property out of band, as a portal edit would (drift).
     #[command(
@@ -203,12 +291,18 @@ pub enum SimCommand {
         key: String,
         /// PROPERTY=VALUE.
         assignment: String,
+        /// With an address: the environment it is in.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Delete a resource out of band (a lost resource, or drift).
     #[command(after_help = "Example:\n  statectl sim delete data.postgres")]
     Delete {
         /// ARM id or address.
         key: String,
+        /// With an address: the environment it is in.
+        #[arg(long)]
+        env: Option<String>,
     },
     /// Inject faults into later operations.
     #[command(subcommand)]

@@ -22,6 +22,8 @@ pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), Cli
         Command::Plan(args) => apply_cmds::plan(ctx, args, out),
         Command::Apply(args) => apply_cmds::apply(ctx, args, out),
         Command::Sim(cmd) => apply_cmds::sim(ctx, cmd, out),
+        Command::Rollback(args) => apply_cmds::rollback(ctx, args, out),
+        Command::Destroy(args) => apply_cmds::destroy(ctx, args, out),
         Command::Release(cmd) => store_cmds::release(ctx, cmd, out),
         Command::History(args) => store_cmds::history(ctx, args, out),
         Command::State(cmd) => store_cmds::state(ctx, cmd, out),

@@ -183,6 +183,22 @@ pub struct Generation {
     pub last_seq: u64,
     /// Number of resources observed.
     pub resource_count: u64,
+    /// Stateful resources restored from backup by this generation.
+    pub restores: Vec<RestoreReport>,
+}
+
+/// What an emergency restore of one stateful resource achieved, on the
+/// provider's clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreReport {
+    /// The restored resource.
+    pub address: super::address::Address,
+    /// The backup point it came back from.
+    pub restore_point: UtcTime,
+    /// Data lost: from the restore point to the loss (the RPO achieved).
+    pub data_loss_secs: u64,
+    /// How long the restore took (the RTO achieved).
+    pub elapsed_secs: u64,
 }
 
 /// A materialized point of a stack's change sequence: the trees of observed

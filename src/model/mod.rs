@@ -12,6 +12,7 @@ mod address;
 mod digest;
 mod environment;
 mod estate;
+mod exception;
 mod graph;
 mod history;
 mod interval;
@@ -25,10 +26,11 @@ pub use address::{Address, AddressError, check_identifier, is_identifier};
 pub use digest::{Digest, DigestError};
 pub use environment::{Environment, MaintenanceWindow, Weekday, format_clock, parse_clock};
 pub use estate::Estate;
+pub use exception::{ExceptionScope, PolicyException};
 pub use graph::{Graph, GraphError};
 pub use history::{
-    AuditEntry, Checkpoint, Generation, GenerationKind, Outcome, Release, ReleaseEnv, Stack,
-    StackNameError,
+    AuditEntry, Checkpoint, Generation, GenerationKind, Outcome, Release, ReleaseEnv,
+    RestoreReport, Stack, StackNameError,
 };
 pub use interval::{Interval, IntervalError};
 pub use objectives::{CostItem, Objectives};

@@ -142,6 +142,9 @@ pub struct PlanOptions {
     pub allow_data_loss: bool,
     /// Plan to delete everything (`statectl destroy`).
     pub destroy: bool,
+    /// Keep (do not delete) resources that hold data or are protected, and
+    /// list them in [`Plan::kept`] instead of blocking (rollback).
+    pub keep_stateful: bool,
 }
 
 /// The ordered actions that take observed state to desired state.
@@ -164,6 +167,9 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Resources that need nothing.
     pub unchanged: u64,
+    /// Resources no longer desired but kept because they hold data
+    /// (rollback without `--allow-data-loss`).
+    pub kept: Vec<Address>,
     /// The options it was made with.
     pub options: PlanOptions,
     /// Digest of all of the above.

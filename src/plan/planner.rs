@@ -168,6 +168,7 @@ pub fn plan(input: &PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanEr
     // Actions, with their dependencies.
     let mut actions: Vec<Action> = Vec::new();
     let mut unchanged = 0u64;
+    let mut kept: Vec<Address> = Vec::new();
     for (a, d) in &decisions {
         let (kind, changes, reason) = match d {
             Decision::NoOp => {
@@ -200,6 +201,14 @@ pub fn plan(input: &PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanEr
             .map(|rt| rt.stateful)
             .unwrap_or(true);
         let destructive_to_data = stateful || protected;
+        if kind == ActionKind::Delete
+            && destructive_to_data
+            && options.keep_stateful
+            && !options.allow_data_loss
+        {
+            kept.push(a.clone());
+            continue;
+        }
         let blocked = (matches!(kind, ActionKind::Delete | ActionKind::Replace)
             && destructive_to_data
             && !options.allow_data_loss)
@@ -295,6 +304,7 @@ pub fn plan(input: &PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanEr
         base_generation: input.base_generation,
         actions: sorted,
         unchanged,
+        kept,
         options: options.clone(),
         hash: Digest([0; 32]),
     };

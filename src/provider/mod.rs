@@ -49,6 +49,16 @@ pub enum Operation {
     Restore,
 }
 
+/// Why a resource is deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// It is no longer wanted: refused while something else still uses it.
+    Destroy,
+    /// It is about to be created again (a replacement or a restore) under the
+    /// same id: what links to it will reconnect, so use is not checked.
+    Replace,
+}
+
 /// A provider failure, in the shape of an ARM error.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -97,10 +107,12 @@ pub trait Provider: Send + Sync {
         resource: &ResolvedResource,
     ) -> impl Future<Output = Result<ObservedResource, ProviderError>> + Send;
 
-    /// Deletes a resource (soft-deleting where the service does).
+    /// Deletes a resource and its children (soft-deleting where the service
+    /// does).
     fn delete(
         &self,
         resource: &ObservedResource,
+        mode: DeleteMode,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// What the cloud holds for this id, if anything.

@@ -10,8 +10,9 @@ use super::interpolate::{self, Part};
 use super::source::SourceFile;
 use crate::catalog::{self, ResourceType};
 use crate::model::{
-    Address, CostItem, Environment, Estate, GraphError, Interval, Lifecycle, MaintenanceWindow,
-    Objectives, Reference, Resource, Segment, Value, Weekday, check_identifier, parse_clock,
+    Address, CostItem, Environment, Estate, ExceptionScope, GraphError, Interval, Lifecycle,
+    MaintenanceWindow, Objectives, PolicyException, Reference, Resource, Segment, Value, Weekday,
+    check_identifier, parse_clock,
 };
 
 type Span = Range<usize>;
@@ -44,6 +45,15 @@ const ESTATE_TABLE_KEYS: &[&str] = &["name", "description", "seeds"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo", "monthly_budget_usd", "required_tags"];
 const ENV_OVERRIDE_KEYS: &[&str] = &["region", "dr_region", "vars"];
 const COST_ITEM_KEYS: &[&str] = &["name", "usd", "source"];
+const EXCEPTIONS_KEYS: &[&str] = &["exception"];
+const EXCEPTION_KEYS: &[&str] = &[
+    "rule",
+    "scope",
+    "justification",
+    "approver",
+    "expires",
+    "issue",
+];
 const ENV_FILE_KEYS: &[&str] = &["environment", "maintenance_window", "vars"];
 const ENV_KEYS: &[&str] = &[
     "name",
@@ -316,6 +326,23 @@ impl Loader {
             resources,
         )
         .map_err(|e| graph_error(e, &files, &decls, &edge_spans))
+    }
+
+    /// The policy exceptions of an estate (`specs/<estate>/exceptions.toml`;
+    /// none when the file does not exist).
+    pub fn load_exceptions(&self, estate: &str) -> Result<Vec<PolicyException>, SpecErrors> {
+        let path = self.root.join("specs").join(estate).join(EXCEPTIONS_FILE);
+        if !path.is_file() {
+            return Ok(Vec::new());
+        }
+        let file = self.read(&path)?;
+        let doc = parse(&file)?;
+        let mut errs = Vec::new();
+        let out = read_exceptions(&file, doc.get_ref(), &mut errs);
+        match SpecErrors::new(errs) {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     fn rel(&self, p: &Path) -> PathBuf {
@@ -1041,6 +1068,112 @@ fn read_objectives(
         monthly_budget_usd,
         required_tags,
     })
+}
+
+// ---------------------------------------------------------------------------
+// exceptions.toml
+
+fn is_iso_date(s: &str) -> bool {
+    s.parse::<jiff::civil::Date>().is_ok() && s.len() == 10
+}
+
+fn read_exceptions(
+    file: &SourceFile,
+    doc: &DeTable<'_>,
+    errs: &mut Vec<SpecError>,
+) -> Vec<PolicyException> {
+    check_keys(file, doc, "", EXCEPTIONS_KEYS, errs);
+    let mut out = Vec::new();
+    let Some(v) = lookup(doc, "exception") else {
+        return out;
+    };
+    let Some(items) = opt(as_array(file, v, "exception"), errs) else {
+        return out;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let p = format!("exception[{i}]");
+        let Some(t) = opt(as_table(file, item, &p), errs) else {
+            continue;
+        };
+        check_keys(file, t, &p, EXCEPTION_KEYS, errs);
+        let sp = item.span();
+        let text = |k: &str, errs: &mut Vec<SpecError>| -> Option<(String, Span)> {
+            let v = opt(req(file, t, &sp, &p, k), errs)?;
+            let s = opt(as_str(file, v, &join(&p, k)), errs)?;
+            if s.trim().is_empty() {
+                errs.push(SpecError::at(K::InvalidValue, file, &v.span(), join(&p, k), format!("`{k}` must not be empty")).help("every exception states its rule, scope, justification, approver and expiry"));
+                return None;
+            }
+            Some((s.to_string(), v.span()))
+        };
+        let rule = text("rule", errs);
+        let scope = text("scope", errs).and_then(|(s, span)| {
+            let parsed = if s == "*" {
+                Some(ExceptionScope::All)
+            } else if let Some(m) = s.strip_prefix("module.") {
+                check_identifier(m)
+                    .ok()
+                    .map(|_| ExceptionScope::Module(m.to_string()))
+            } else {
+                s.parse::<Address>().ok().map(ExceptionScope::Resource)
+            };
+            if parsed.is_none() {
+                errs.push(
+                    SpecError::at(
+                        K::InvalidValue,
+                        file,
+                        &span,
+                        join(&p, "scope"),
+                        format!("`{s}` is not a scope"),
+                    )
+                    .help("write `*`, `module.<module>` or `<module>.<resource>`"),
+                );
+            }
+            parsed
+        });
+        let justification = text("justification", errs);
+        let approver = text("approver", errs);
+        let expires = text("expires", errs).and_then(|(s, span)| {
+            if is_iso_date(&s) {
+                Some(s)
+            } else {
+                errs.push(
+                    SpecError::at(
+                        K::InvalidValue,
+                        file,
+                        &span,
+                        join(&p, "expires"),
+                        format!("`{s}` is not a date"),
+                    )
+                    .help("write `YYYY-MM-DD`; an exception without an expiry is not an exception"),
+                );
+                None
+            }
+        });
+        let issue = lookup(t, "issue")
+            .and_then(|v| opt(as_str(file, v, &join(&p, "issue")), errs))
+            .map(str::to_string);
+        let pos = file.position(sp.start);
+        if let (
+            Some((rule, _)),
+            Some(scope),
+            Some((justification, _)),
+            Some((approver, _)),
+            Some(expires),
+        ) = (rule, scope, justification, approver, expires)
+        {
+            out.push(PolicyException {
+                rule,
+                scope,
+                justification,
+                approver,
+                expires,
+                issue,
+                origin: format!("{}:{}", file.path().display(), pos.line),
+            });
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------

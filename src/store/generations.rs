@@ -518,6 +518,7 @@ impl Store {
             base,
             last_seq,
             resource_count: count,
+            restores: Vec::new(),
         };
         put_gen(w, &g)?;
         Ok(g)
@@ -589,18 +590,21 @@ impl Store {
 
     /// Ends the in-progress generation `number` with its outcome and
     /// summary, and audits it.
+    #[allow(clippy::too_many_arguments)]
     pub fn finish_generation(
         &self,
         stack: &Stack,
         number: u64,
         outcome: Outcome,
         summary: Vec<String>,
+        restores: Vec<crate::model::RestoreReport>,
         actor: &Actor,
         region: Option<String>,
     ) -> Result<Generation, StoreError> {
         let now = self.clock.now();
         self.write(|w| {
             let mut g = self.in_progress(w, stack, number)?;
+            g.restores = restores;
             self.finish_in(w, &mut g, outcome, summary, actor, region, now)?;
             Ok(g)
         })

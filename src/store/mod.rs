@@ -11,6 +11,7 @@
 //! layout is documented in `docs/store-format.md`.
 
 mod audit;
+mod backups;
 mod check;
 pub mod codec;
 mod db;
@@ -26,6 +27,7 @@ pub mod statefile;
 pub mod tree;
 
 pub use audit::AuditEvent;
+pub use backups::Backup;
 pub use check::CheckReport;
 pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
 pub use error::StoreError;

@@ -95,6 +95,12 @@ pub fn to_json(
             "ended_at": g.ended_at.to_string(),
             "outcome": g.outcome.to_string(),
             "summary": g.summary,
+            "restores": g.restores.iter().map(|r| json!({
+                "address": r.address.to_string(),
+                "restore_point": r.restore_point.to_string(),
+                "data_loss_seconds": r.data_loss_secs,
+                "elapsed_seconds": r.elapsed_secs,
+            })).collect::<Vec<_>>(),
         },
         "resources": resources,
     })
@@ -191,6 +197,33 @@ pub fn from_json(text: &str) -> Result<(Generation, Vec<ObservedResource>), Stat
         None => Vec::new(),
         Some(_) => return Err(err("generation.summary", "must be an array")),
     };
+    let mut restores = Vec::new();
+    if let Some(list) = g.get("restores").and_then(J::as_array) {
+        for (i, r) in list.iter().enumerate() {
+            let p = format!("generation.restores[{i}]");
+            let address = str_at(r, &["address"])?
+                .parse::<Address>()
+                .map_err(|e| err(format!("{p}.address"), e.to_string()))?;
+            let point = str_at(r, &["restore_point"])?;
+            let t: jiff::Timestamp = point.parse().map_err(|_| {
+                err(
+                    format!("{p}.restore_point"),
+                    format!("`{point}` is not an RFC 3339 time"),
+                )
+            })?;
+            let num = |k: &str| {
+                r.get(k)
+                    .and_then(J::as_u64)
+                    .ok_or_else(|| err(format!("{p}.{k}"), "must be a non-negative integer"))
+            };
+            restores.push(crate::model::RestoreReport {
+                address,
+                restore_point: UtcTime::from_timestamp(t),
+                data_loss_secs: num("data_loss_seconds")?,
+                elapsed_secs: num("elapsed_seconds")?,
+            });
+        }
+    }
     let zero = Digest([0; 32]);
     let template = Generation {
         stack,
@@ -212,6 +245,7 @@ pub fn from_json(text: &str) -> Result<(Generation, Vec<ObservedResource>), Stat
         },
         last_seq: 0,
         resource_count: 0,
+        restores,
     };
     let list = doc
         .get("resources")

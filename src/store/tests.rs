@@ -257,7 +257,15 @@ fn journal_and_incremental_generation() {
     assert!(store.unresolved(&stack).unwrap().is_empty());
     assert_eq!(g.outcome, Outcome::InProgress);
     let g = store
-        .finish_generation(&stack, g.number, Outcome::Succeeded, vec![], &actor(), None)
+        .finish_generation(
+            &stack,
+            g.number,
+            Outcome::Succeeded,
+            vec![],
+            vec![],
+            &actor(),
+            None,
+        )
         .unwrap();
     assert_eq!(g.resource_count, 1);
     assert!(store.record(&stack, g.number, vec![], &[]).is_err());

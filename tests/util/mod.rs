@@ -66,6 +66,13 @@ impl Project {
         statectl(&all)
     }
 
+    /// Like `run`, with extra environment variables (e.g. `STATECTL_NOW`).
+    pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut all = vec!["-C", self.dir.path().to_str().expect("utf-8 temp path")];
+        all.extend_from_slice(args);
+        statectl_with(env, &all)
+    }
+
     /// The state directory `run` uses.
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join(".statectl")
@@ -94,11 +101,20 @@ pub struct Run {
 
 /// Runs the real binary with these arguments.
 pub fn statectl(args: &[&str]) -> Run {
+    statectl_with(&[], args)
+}
+
+/// Sunday 2026-11-29 02:30 US Eastern: inside prod's maintenance window.
+pub const IN_WINDOW: &str = "2026-11-29T07:30:00Z";
+
+/// Runs the real binary with extra environment variables.
+pub fn statectl_with(env: &[(&str, &str)], args: &[&str]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_statectl"))
         .args(args)
         .env_remove("STATECTL_PROJECT")
         .env_remove("STATECTL_STATE_DIR")
         .env_remove("STATECTL_NOW")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run statectl");

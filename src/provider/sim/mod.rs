@@ -23,7 +23,7 @@ use std::time::Duration;
 use redb::{ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{Operation, Provider, ProviderError, ResolvedResource};
+use super::{DeleteMode, Operation, Provider, ProviderError, ResolvedResource};
 use crate::catalog;
 use crate::clock::Clock;
 use crate::model::{Address, ObservedResource, UtcTime, Value};
@@ -32,6 +32,7 @@ use rules::Index;
 const RESOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("resources");
 const SOFT_DELETED: TableDefinition<&str, &[u8]> = TableDefinition::new("soft_deleted");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const LOST: TableDefinition<&str, &[u8]> = TableDefinition::new("lost");
 
 /// The file name of the simulator's database inside a state directory.
 pub const SIM_FILE: &str = "sim.redb";
@@ -142,10 +143,21 @@ pub enum SimError {
     Refused(String),
 }
 
+/// A stateful resource that was deleted, with what its backups allow: the
+/// simulated cloud keeps backups after a delete, as Azure does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lost {
+    /// The resource as it was.
+    pub record: SimRecord,
+    /// When it was lost.
+    pub lost_at: UtcTime,
+}
+
 #[derive(Default)]
 struct State {
     records: BTreeMap<String, SimRecord>,
     soft_deleted: BTreeMap<String, SoftDeleted>,
+    lost: BTreeMap<String, Lost>,
     meta: Meta,
     index: Index,
     dirty: bool,
@@ -237,6 +249,7 @@ impl Sim {
         w.open_table(RESOURCES).map_err(|e| self.err(e))?;
         w.open_table(SOFT_DELETED).map_err(|e| self.err(e))?;
         w.open_table(META).map_err(|e| self.err(e))?;
+        w.open_table(LOST).map_err(|e| self.err(e))?;
         w.commit().map_err(|e| self.err(e))?;
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let mut st = self.lock();
@@ -535,20 +548,44 @@ impl Sim {
         let id = Self::resolve_key(&st, key)?;
         let rec = st
             .records
-            .remove(&id)
+            .get(&id)
+            .cloned()
             .ok_or_else(|| SimError::NotFound(key.to_string()))?;
-        let vaults = self.soft_delete(&mut st, &rec);
+        let (ids, vaults) = self.remove_subtree(&mut st, &id);
+        self.persist(&mut st, &ids, &vaults)?;
+        self.flush_if_deferred(st)?;
+        Ok(Self::observed(&rec))
+    }
+
+    /// Removes a resource and its children (ARM deletes children with their
+    /// parent), keeping backups of the stateful ones; returns the ids and
+    /// the soft-deleted vault names touched.
+    fn remove_subtree(&self, st: &mut State, id: &str) -> (Vec<String>, Vec<String>) {
+        let ids = rules::subtree(id, &st.records);
+        let mut vaults = Vec::new();
+        for k in &ids {
+            if let Some(rec) = st.records.remove(k) {
+                vaults.extend(self.soft_delete(st, &rec));
+            }
+        }
         let mut index = Index::default();
         for r in st.records.values() {
             index.add(r, &r.attributes);
         }
         st.index = index;
-        self.persist(&mut st, &[id], &vaults)?;
-        self.flush_if_deferred(st)?;
-        Ok(Self::observed(&rec))
+        (ids, vaults)
     }
 
     fn soft_delete(&self, st: &mut State, rec: &SimRecord) -> Vec<String> {
+        if catalog::lookup(&rec.arm_type).is_ok_and(|rt| rt.stateful) {
+            st.lost.insert(
+                lower(&rec.id),
+                Lost {
+                    record: rec.clone(),
+                    lost_at: self.clock.now(),
+                },
+            );
+        }
         if rec.arm_type != "Microsoft.KeyVault/vaults" {
             return Vec::new();
         }
@@ -613,6 +650,73 @@ impl Sim {
     }
 }
 
+/// The newest backup point of a lost resource, and the data lost since,
+/// from the catalog's backup model and the resource's backup settings.
+fn restore_point(
+    rt: &catalog::ResourceType,
+    lost: Option<&Lost>,
+    name: &str,
+) -> Result<(UtcTime, u64), ProviderError> {
+    let Some(lost) = lost else {
+        return Err(ProviderError::fatal(
+            "NoBackupFound",
+            format!(
+                "{} `{name}`: there is no backup to restore from (the resource was never lost)",
+                rt.arm_type
+            ),
+        ));
+    };
+    let props = &lost.record.properties;
+    let int = |k: &str| props.get(k).and_then(Value::as_int);
+    let at = lost.lost_at;
+    let point = match rt.backup {
+        Some(catalog::Backup::PointInTime {
+            retention_days,
+            granularity_secs,
+        }) => {
+            let retention = int(retention_days).unwrap_or(7);
+            if retention <= 0 {
+                return Err(ProviderError::fatal(
+                    "NoBackupFound",
+                    format!("`{name}` keeps no backups ({retention_days} = {retention})"),
+                ));
+            }
+            UtcTime(at.0 - i64::from(granularity_secs) * 1000).max(lost.record.created_at)
+        }
+        Some(catalog::Backup::Snapshot { interval_minutes }) => {
+            let interval = int(interval_minutes).unwrap_or(60).max(1) * 60_000;
+            let since = at.0 - lost.record.created_at.0;
+            // The last snapshot before the loss; before the first one, nothing but an empty instance.
+            UtcTime(lost.record.created_at.0 + since.div_euclid(interval) * interval)
+        }
+        Some(catalog::Backup::GeoReplica {
+            replication,
+            lag_secs,
+        }) => {
+            let kind = props
+                .get(replication)
+                .and_then(Value::as_str)
+                .unwrap_or("LRS")
+                .to_ascii_uppercase();
+            if !kind.contains("GRS") && !kind.contains("GZRS") {
+                return Err(ProviderError::fatal(
+                    "NoReplicaAvailable",
+                    format!("`{name}` is {kind}: there is no geo-replica to fail over to"),
+                ));
+            }
+            UtcTime(at.0 - i64::from(lag_secs) * 1000).max(lost.record.created_at)
+        }
+        Some(catalog::Backup::SoftDelete { .. }) => at,
+        None => {
+            return Err(ProviderError::fatal(
+                "NoBackupFound",
+                format!("{} `{name}` has no backup model", rt.arm_type),
+            ));
+        }
+    };
+    Ok((point, at.millis_since(point) / 1000))
+}
+
 impl Provider for Sim {
     fn name(&self) -> &str {
         "sim"
@@ -638,7 +742,7 @@ impl Provider for Sim {
                     format!("{} `{}`: {e}", r.arm_type, r.name),
                 )
             })?;
-        let (crash, secs) = {
+        let (crash, secs, restored) = {
             let mut st = self.lock();
             let crash = self.count_op(&mut st, rt.arm_type)?;
             let expired = self.expire_soft_deleted(&mut st);
@@ -671,12 +775,45 @@ impl Provider for Sim {
                 Operation::Restore => rt.timing.restore.unwrap_or(rt.timing.create),
                 _ => rt.timing.update,
             };
-            (crash, secs)
+            let restored = match op {
+                Operation::Restore => Some(restore_point(rt, st.lost.get(&lower(&id)), &r.name)?),
+                _ => None,
+            };
+            (crash, secs, restored)
         };
         tokio::time::sleep(self.duration(secs)).await;
         let now = self.clock.now();
         let mut st = self.lock();
-        let (attributes, _) = attrs::computed(rt, &id, &r.name, &r.properties);
+        let (mut attributes, _) = attrs::computed(rt, &id, &r.name, &r.properties);
+        let mut touched = vec![lower(&id)];
+        if let Some((point, loss)) = restored {
+            attributes.insert("restore_point".into(), Value::String(point.to_string()));
+            attributes.insert(
+                "data_loss_seconds".into(),
+                Value::Int(i64::try_from(loss).unwrap_or(i64::MAX)),
+            );
+            st.lost.remove(&lower(&id));
+            // The backup holds the children too (a server's databases).
+            let children: Vec<String> = st
+                .lost
+                .iter()
+                .filter(|(_, l)| {
+                    l.record
+                        .properties
+                        .get("parent")
+                        .and_then(Value::as_str)
+                        .is_some_and(|p| lower(p) == lower(&id))
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in children {
+                if let Some(l) = st.lost.remove(&k) {
+                    st.index.add(&l.record, &l.record.attributes);
+                    st.records.insert(k.clone(), l.record);
+                    touched.push(k);
+                }
+            }
+        }
         let created_at = st
             .records
             .get(&lower(&id))
@@ -708,7 +845,7 @@ impl Provider for Sim {
         } else {
             st.index.add(&rec, &rec.attributes);
         }
-        self.persist(&mut st, &[lower(&id)], &[])
+        self.persist(&mut st, &touched, &[])
             .map_err(|e| ProviderError::transient("InternalServerError", e.to_string()))?;
         if crash {
             drop(st);
@@ -718,7 +855,11 @@ impl Provider for Sim {
         Ok(Self::observed(&rec))
     }
 
-    async fn delete(&self, resource: &ObservedResource) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        resource: &ObservedResource,
+        mode: DeleteMode,
+    ) -> Result<(), ProviderError> {
         let rt = catalog::lookup(&resource.arm_type)
             .map_err(|e| ProviderError::fatal("InvalidResourceType", e.to_string()))?;
         let crash = {
@@ -728,20 +869,17 @@ impl Provider for Sim {
                 // ARM answers a delete of a missing resource with 204: done.
                 return Ok(());
             }
-            rules::check_delete(&resource.id, &st.records)?;
+            if mode == DeleteMode::Destroy {
+                rules::check_delete(&resource.id, &st.records)?;
+            }
             crash
         };
         tokio::time::sleep(self.duration(rt.timing.delete)).await;
         let mut st = self.lock();
         let key = lower(&resource.id);
-        if let Some(rec) = st.records.remove(&key) {
-            let vaults = self.soft_delete(&mut st, &rec);
-            let mut index = Index::default();
-            for x in st.records.values() {
-                index.add(x, &x.attributes);
-            }
-            st.index = index;
-            self.persist(&mut st, &[key], &vaults)
+        if st.records.contains_key(&key) {
+            let (ids, vaults) = self.remove_subtree(&mut st, &key);
+            self.persist(&mut st, &ids, &vaults)
                 .map_err(|e| ProviderError::transient("InternalServerError", e.to_string()))?;
         }
         if crash {

@@ -253,45 +253,71 @@ pub fn check_put(
     Ok(())
 }
 
-/// Checks a delete: nothing may still live under or on the resource.
-pub fn check_delete(id: &str, records: &BTreeMap<String, SimRecord>) -> Result<(), ProviderError> {
-    let id = lower(id);
-    for rec in records.values() {
-        if lower(&rec.id) == id {
-            continue;
-        }
-        for p in ["parent", "scope"] {
+/// The ids of a resource's subtree: itself and its children, recursively
+/// (records whose `parent` is in the subtree). ARM deletes children with
+/// their parent.
+pub fn subtree(id: &str, records: &BTreeMap<String, SimRecord>) -> Vec<String> {
+    let mut out = vec![lower(id)];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i].clone();
+        for (k, rec) in records {
             if rec
                 .properties
-                .get(p)
+                .get("parent")
                 .and_then(Value::as_str)
-                .is_some_and(|v| lower(v) == id)
+                .is_some_and(|p| lower(p) == parent)
+                && !out.contains(k)
             {
-                return Err(ProviderError::fatal(
-                    "ResourceInUse",
-                    format!(
-                        "Cannot delete '{id}': {} `{}` still depends on it as its {p}.",
-                        rec.arm_type, rec.name
-                    ),
-                ));
+                out.push(k.clone());
             }
         }
-        if rec.arm_type != "Microsoft.Resources/resourceGroups"
-            && rec.properties.contains_key("resource_group")
-            && id.ends_with(&format!(
-                "/resourcegroups/{}",
-                lower(
-                    rec.properties
-                        .get("resource_group")
-                        .and_then(Value::as_str)
-                        .unwrap_or("\u{0}")
-                )
-            ))
+        i += 1;
+    }
+    out
+}
+
+/// Checks a delete: nothing outside the resource's subtree may still use it
+/// or one of its children as a scope, a resource group or a linked resource
+/// (the dependent must be deleted first). A delete that makes way for a
+/// restore skips this: what links to it reconnects to the same id.
+pub fn check_delete(id: &str, records: &BTreeMap<String, SimRecord>) -> Result<(), ProviderError> {
+    let tree = subtree(id, records);
+    let rg_name = records
+        .get(&lower(id))
+        .filter(|r| r.arm_type == "Microsoft.Resources/resourceGroups")
+        .map(|r| lower(&r.name));
+    for (k, rec) in records {
+        if tree.contains(k) {
+            continue;
+        }
+        if let Some(rg) = &rg_name
+            && rec
+                .properties
+                .get("resource_group")
+                .and_then(Value::as_str)
+                .is_some_and(|g| lower(g) == *rg)
         {
             return Err(ProviderError::fatal(
                 "ResourceGroupNotEmpty",
                 format!(
-                    "Cannot delete resource group '{id}': it still contains {} `{}`.",
+                    "Cannot delete resource group '{rg}': it still contains {} `{}`.",
+                    rec.arm_type, rec.name
+                ),
+            ));
+        }
+        let mut found = Vec::new();
+        for v in rec.properties.values() {
+            strings(v, &mut found);
+        }
+        if let Some(used) = found
+            .into_iter()
+            .find(|s| tree.contains(&lower(s.trim_end_matches('/'))))
+        {
+            return Err(ProviderError::fatal(
+                "ResourceInUse",
+                format!(
+                    "Cannot delete '{id}': {} `{}` still uses '{used}'; delete or update it first.",
                     rec.arm_type, rec.name
                 ),
             ));

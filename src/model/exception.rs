@@ -1,0 +1,70 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::address::Address;
+
+/// A policy exception from `specs/<estate>/exceptions.toml`: a named rule
+/// does not apply to a scope until a date, for a stated reason, approved by
+/// someone.
+///
+/// Invariant (upheld by the loader): `expires` is an ISO date `YYYY-MM-DD`,
+/// so dates compare as text; `justification` and `approver` are non-empty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyException {
+    /// The rule id it exempts from, e.g. `prod.destroy-protection`.
+    pub rule: String,
+    /// What it covers.
+    pub scope: ExceptionScope,
+    /// Why.
+    pub justification: String,
+    /// Who approved it.
+    pub approver: String,
+    /// The last day it applies (UTC), `YYYY-MM-DD`.
+    pub expires: String,
+    /// The issue or PR that tracks it, if given.
+    pub issue: Option<String>,
+    /// Where it is declared (`file:line`), for messages.
+    pub origin: String,
+}
+
+/// What an exception covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExceptionScope {
+    /// Every resource of the estate (`*`).
+    All,
+    /// Every resource of a module (`module.data`).
+    Module(String),
+    /// One resource (`data.redis`).
+    Resource(Address),
+}
+
+impl ExceptionScope {
+    /// Whether the scope covers `address` (`None`: a finding about the
+    /// whole estate, covered only by `*`).
+    pub fn covers(&self, address: Option<&Address>) -> bool {
+        match (self, address) {
+            (ExceptionScope::All, _) => true,
+            (ExceptionScope::Module(m), Some(a)) => a.module() == m,
+            (ExceptionScope::Resource(r), Some(a)) => r == a,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for ExceptionScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExceptionScope::All => f.write_str("*"),
+            ExceptionScope::Module(m) => write!(f, "module.{m}"),
+            ExceptionScope::Resource(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl PolicyException {
+    /// Whether it still applies on `today` (`YYYY-MM-DD`, UTC).
+    pub fn active_on(&self, today: &str) -> bool {
+        self.expires.as_str() >= today
+    }
+}
