@@ -161,6 +161,12 @@ impl Provider for CrashAfter {
         }
         out
     }
+    fn list(
+        &self,
+        p: &str,
+    ) -> impl Future<Output = Result<Vec<ObservedResource>, ProviderError>> + Send {
+        self.inner.list(p)
+    }
     fn read(
         &self,
         t: &str,

@@ -12,9 +12,11 @@
 //! the cloud behind the [`Provider`].
 
 mod applier;
+mod drift;
 mod progress;
 mod reconcile;
 
 pub use applier::{ApplyError, ApplyOptions, ApplyReport, OpOutcome, OpResult, apply};
+pub use drift::{DriftReport, DriftedProperty, detect};
 pub use progress::{LineProgress, Progress, QuietProgress};
 pub use reconcile::{ReconcileReport, reconcile};

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::CliError;
 use super::args::{
-    ApplyArgs, DestroyArgs, FaultCommand, PlanArgs, PlanSelection, RollbackArgs, SimCommand,
+    ApplyArgs, DestroyArgs, DriftArgs, FaultCommand, PlanArgs, PlanSelection, RefreshArgs,
+    RollbackArgs, SimCommand,
 };
 use super::context::Context;
 use crate::apply::{self, ApplyOptions, LineProgress, OpResult};
@@ -14,7 +15,7 @@ use crate::model::{GenerationKind, Interval, Outcome, Stack, Value};
 use crate::plan::{self, Plan, PlanOptions, Target};
 use crate::policy::{self, GateInput, Promotion};
 use crate::provider::sim::{FailNth, FaultPlan, Sim, SimDurability, SimTiming};
-use crate::store::{AuditEvent, Store};
+use crate::store::{AuditEvent, Change, NewGeneration, Store};
 use crate::workflow::{self, Desired};
 
 fn colored(no_color: bool) -> bool {
@@ -724,6 +725,231 @@ pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result
         virtual_clock,
         out,
     )
+}
+
+pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let stack = ctx.stack(&args.estate, &args.env)?;
+    let store = ctx.existing_store()?;
+    let latest = workflow::latest_settled(&store, &stack)?.ok_or_else(|| {
+        CliError::Input(format!(
+            "{stack} has never been applied; there is nothing to compare"
+        ))
+    })?;
+    let recorded = store.observed(&latest)?;
+    let (sim, virtual_clock) = open_sim(ctx)?;
+    let rt = runtime(virtual_clock)?;
+    let report = rt
+        .block_on(apply::detect(&sim, &recorded))
+        .map_err(|e| CliError::Input(format!("cannot read the provider: {e}")))?;
+    let release = latest.release.clone();
+    if args.json {
+        let v = serde_json::json!({
+            "stack": stack.key(),
+            "generation": latest.number,
+            "release": release.as_deref().map(workflow::version_text),
+            "drift": !report.is_clean(),
+            "changed": report.changed,
+            "deleted": report.deleted.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "unmanaged": report.unmanaged.iter().map(|(id, t)| serde_json::json!({"id": id, "type": t})).collect::<Vec<_>>(),
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )?;
+    } else {
+        let rel = release
+            .as_deref()
+            .map(workflow::version_text)
+            .unwrap_or_else(|| "-".into());
+        if report.is_clean() {
+            writeln!(
+                out,
+                "no drift: the cloud holds what generation {} of {stack} (release {rel}) recorded",
+                latest.number
+            )?;
+        } else {
+            writeln!(
+                out,
+                "drift in {stack} against generation {} (release {rel}):",
+                latest.number
+            )?;
+            for c in &report.changed {
+                let show = |v: &Option<serde_json::Value>| {
+                    v.as_ref()
+                        .map_or("(absent)".to_string(), ToString::to_string)
+                };
+                writeln!(
+                    out,
+                    "  ~ {} {}: {} -> {} (changed outside statectl)",
+                    c.address,
+                    c.path,
+                    show(&c.recorded),
+                    show(&c.live)
+                )?;
+            }
+            for a in &report.deleted {
+                writeln!(out, "  - {a} was deleted outside statectl")?;
+            }
+            for (id, t) in &report.unmanaged {
+                writeln!(out, "  ? {id} ({t}) is not managed by statectl")?;
+            }
+        }
+    }
+    if report.is_clean() {
+        return Ok(());
+    }
+    if !args.fix {
+        return Err(CliError::Changes);
+    }
+    // Fix: plan from the cloud's current view toward the last applied release.
+    let version = release.ok_or_else(|| {
+        CliError::Input(format!(
+            "generation {} has no release to return to",
+            latest.number
+        ))
+    })?;
+    if args.emergency {
+        require_reason(&args.reason, "--emergency")?;
+    }
+    let actor = ctx.actor();
+    let _lock = store.lock(
+        &stack,
+        &actor,
+        &ctx.command_line,
+        Duration::from_secs(args.lock_timeout),
+    )?;
+    let desired = workflow::desired(
+        &store,
+        &ctx.loader(),
+        &stack.estate,
+        &stack.env,
+        &version,
+        None,
+    )?;
+    let drifted = report.drifted();
+    let mut applied = store.applied(&latest)?;
+    for a in &drifted {
+        applied.insert(a.clone(), crate::store::UNKNOWN_DESIRED);
+    }
+    let live: std::collections::BTreeMap<_, _> = recorded
+        .into_iter()
+        .filter(|(a, _)| !report.deleted.contains(a))
+        .map(|(a, o)| match report.live.get(&a) {
+            Some(l) => (a, l.clone()),
+            None => (a, o),
+        })
+        .collect();
+    for a in &report.deleted {
+        applied.remove(a);
+    }
+    let input = plan::PlanInput {
+        stack: &stack,
+        release: Some(&desired.version),
+        release_content: desired.release.as_ref().map(|r| r.content),
+        desired: Some(&desired.estate),
+        desired_digests: &desired.digests,
+        base_generation: Some(latest.number),
+        observed: &live,
+        applied: &applied,
+    };
+    let p = plan::plan(
+        &input,
+        &PlanOptions {
+            allow_data_loss: args.allow_data_loss,
+            ..PlanOptions::default()
+        },
+    )
+    .map_err(workflow::WorkflowError::from)?;
+    let sim = Arc::new(sim);
+    let run = Run {
+        stack: &stack,
+        kind: GenerationKind::Apply,
+        reason: Some(format!(
+            "drift fix{}",
+            args.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )),
+        emergency: args.emergency,
+        skip_gate: false,
+        parallelism: 10,
+        auto_approve: args.auto_approve,
+        color: colored(args.no_color),
+        promote: None,
+    };
+    writeln!(out)?;
+    execute(
+        ctx,
+        &store,
+        &sim,
+        &rt,
+        &run,
+        &p,
+        live,
+        &desired,
+        virtual_clock,
+        out,
+    )
+}
+
+pub fn refresh(ctx: &Context, args: &RefreshArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let stack = ctx.stack(&args.estate, &args.env)?;
+    let store = ctx.existing_store()?;
+    let actor = ctx.actor();
+    let _lock = store.lock(
+        &stack,
+        &actor,
+        &ctx.command_line,
+        Duration::from_secs(args.lock_timeout),
+    )?;
+    let latest = workflow::latest_settled(&store, &stack)?.ok_or_else(|| {
+        CliError::Input(format!(
+            "{stack} has never been applied; there is nothing to refresh"
+        ))
+    })?;
+    let recorded = store.observed(&latest)?;
+    let (sim, virtual_clock) = open_sim(ctx)?;
+    let report = runtime(virtual_clock)?
+        .block_on(apply::detect(&sim, &recorded))
+        .map_err(|e| CliError::Input(format!("cannot read the provider: {e}")))?;
+    let mut changes = Vec::new();
+    for a in report
+        .changed
+        .iter()
+        .map(|c| &c.address)
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if let Some(live) = report.live.get(a) {
+            changes.push(Change::Put {
+                observed: Box::new(live.clone()),
+                applied: None,
+            });
+        }
+    }
+    for a in &report.deleted {
+        changes.push(Change::Remove(a.clone()));
+    }
+    let n = changes.len();
+    let g = store.commit_generation(
+        &stack,
+        NewGeneration {
+            kind: GenerationKind::Refresh,
+            release: latest.release.clone(),
+            plan_hash: None,
+            reason: args.reason.clone(),
+        },
+        changes,
+        Outcome::Succeeded,
+        &actor,
+    )?;
+    writeln!(
+        out,
+        "refreshed {stack}: generation {} records {n} change(s) read from the provider ({} resources)",
+        g.number, g.resource_count
+    )?;
+    Ok(())
 }
 
 fn parse_assignment(s: &str) -> Result<(String, Value), CliError> {

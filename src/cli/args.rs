@@ -76,6 +76,18 @@ pub enum Command {
     )]
     Rollback(RollbackArgs),
 
+    /// Compare what the cloud holds with what statectl recorded: changes, deletions and unmanaged resources.
+    #[command(
+        after_help = "Exit status: 0 no drift, 2 drift, 1 error. With --fix, plans and applies what brings the cloud back to the last applied release (the normal apply path, same safety rules).\n\nExamples:\n  statectl drift --estate chatwoot --env prod\n  statectl drift --estate chatwoot --env prod --json\n  statectl drift --estate chatwoot --env dev --fix --auto-approve"
+    )]
+    Drift(DriftArgs),
+
+    /// Record what the cloud holds now as a new generation (kind refresh).
+    #[command(
+        after_help = "Observed state only changes when you ask: drift never records anything.\n\nExample:\n  statectl refresh --estate chatwoot --env dev"
+    )]
+    Refresh(RefreshArgs),
+
     /// Delete every resource of a stack (refused in prod without an exception).
     #[command(
         after_help = "Example:\n  statectl destroy --estate chatwoot --env dev --allow-data-loss --auto-approve"
@@ -233,6 +245,58 @@ pub struct RollbackArgs {
     /// No ANSI colors.
     #[arg(long)]
     pub no_color: bool,
+}
+
+/// `statectl drift`
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The estate.
+    #[arg(long)]
+    pub estate: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Plan and apply the changes that bring the cloud back to the release.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Why (with --fix).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// With --fix: outside the maintenance window (needs --reason).
+    #[arg(long)]
+    pub emergency: bool,
+    /// With --fix: allow deleting or replacing resources that hold data.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// Seconds to wait for the stack lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+    /// No ANSI colors.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `statectl refresh`
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The estate.
+    #[arg(long)]
+    pub estate: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Seconds to wait for the stack lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
 }
 
 /// `statectl destroy`

@@ -24,6 +24,8 @@ pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), Cli
         Command::Sim(cmd) => apply_cmds::sim(ctx, cmd, out),
         Command::Rollback(args) => apply_cmds::rollback(ctx, args, out),
         Command::Destroy(args) => apply_cmds::destroy(ctx, args, out),
+        Command::Drift(args) => apply_cmds::drift(ctx, args, out),
+        Command::Refresh(args) => apply_cmds::refresh(ctx, args, out),
         Command::Release(cmd) => store_cmds::release(ctx, cmd, out),
         Command::History(args) => store_cmds::history(ctx, args, out),
         Command::State(cmd) => store_cmds::state(ctx, cmd, out),

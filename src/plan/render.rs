@@ -40,6 +40,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
         .base_generation
         .map_or_else(|| "empty state".to_string(), |g| format!("generation {g}"));
     let _ = writeln!(out, "Plan for {}{release}, from {base}:", plan.stack);
+    for k in &plan.kept {
+        let _ = writeln!(
+            out,
+            "\n  {} {} is no longer in the release but is kept: it holds data (pass --allow-data-loss to delete it)",
+            st.paint("36", "="),
+            st.paint("1", &k.to_string())
+        );
+    }
     if plan.is_empty() {
         let _ = writeln!(
             out,

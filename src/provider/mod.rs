@@ -121,4 +121,11 @@ pub trait Provider: Send + Sync {
         arm_type: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<ObservedResource>, ProviderError>> + Send;
+
+    /// Every resource whose ARM id starts with `prefix` (case-insensitive),
+    /// for finding resources statectl does not manage.
+    fn list(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ObservedResource>, ProviderError>> + Send;
 }

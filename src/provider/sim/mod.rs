@@ -246,34 +246,15 @@ impl Sim {
 
     fn load(&self) -> Result<(), SimError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
-        w.open_table(RESOURCES).map_err(|e| self.err(e))?;
-        w.open_table(SOFT_DELETED).map_err(|e| self.err(e))?;
-        w.open_table(META).map_err(|e| self.err(e))?;
-        w.open_table(LOST).map_err(|e| self.err(e))?;
+        for t in [RESOURCES, SOFT_DELETED, LOST, META] {
+            w.open_table(t).map_err(|e| self.err(e))?;
+        }
         w.commit().map_err(|e| self.err(e))?;
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let mut st = self.lock();
-        for row in r
-            .open_table(RESOURCES)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            let rec: SimRecord = serde_json::from_slice(v.value())
-                .map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
-            st.records.insert(k.value().to_string(), rec);
-        }
-        for row in r
-            .open_table(SOFT_DELETED)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            let sd: SoftDeleted = serde_json::from_slice(v.value()).map_err(|e| self.err(e))?;
-            st.soft_deleted.insert(k.value().to_string(), sd);
-        }
+        st.records = self.read_table(&r, RESOURCES)?;
+        st.soft_deleted = self.read_table(&r, SOFT_DELETED)?;
+        st.lost = self.read_table(&r, LOST)?;
         if let Some(m) = r
             .open_table(META)
             .map_err(|e| self.err(e))?
@@ -290,6 +271,68 @@ impl Sim {
         Ok(())
     }
 
+    fn read_table<T: serde::de::DeserializeOwned>(
+        &self,
+        r: &redb::ReadTransaction,
+        def: TableDefinition<&str, &[u8]>,
+    ) -> Result<BTreeMap<String, T>, SimError> {
+        let mut out = BTreeMap::new();
+        for row in r
+            .open_table(def)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            let value: T = serde_json::from_slice(v.value())
+                .map_err(|e| self.err(format!("{}: {e}", k.value())))?;
+            out.insert(k.value().to_string(), value);
+        }
+        Ok(out)
+    }
+
+    /// Writes `keys` of `map` to `def` (all of it, replacing the table, when `keys` is `None`).
+    fn write_table<T: Serialize>(
+        &self,
+        w: &redb::WriteTransaction,
+        def: TableDefinition<&str, &[u8]>,
+        map: &BTreeMap<String, T>,
+        keys: Option<&[String]>,
+    ) -> Result<(), SimError> {
+        let mut t = w.open_table(def).map_err(|e| self.err(e))?;
+        let all: Vec<String>;
+        let keys = match keys {
+            Some(k) => k,
+            None => {
+                t.retain(|_, _| false).map_err(|e| self.err(e))?;
+                all = map.keys().cloned().collect();
+                &all
+            }
+        };
+        for k in keys {
+            match map.get(k) {
+                Some(v) => {
+                    let bytes = serde_json::to_vec(v).map_err(|e| self.err(e))?;
+                    t.insert(k.as_str(), bytes.as_slice())
+                        .map_err(|e| self.err(e))?;
+                }
+                None => {
+                    t.remove(k.as_str()).map_err(|e| self.err(e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_meta(&self, w: &redb::WriteTransaction, st: &State) -> Result<(), SimError> {
+        let bytes = serde_json::to_vec(&st.meta).map_err(|e| self.err(e))?;
+        w.open_table(META)
+            .map_err(|e| self.err(e))?
+            .insert("meta", bytes.as_slice())
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Writes the whole in-memory state (deferred mode) or nothing (durable
     /// mode, already written).
     pub fn flush(&self) -> Result<(), SimError> {
@@ -298,33 +341,17 @@ impl Sim {
             return Ok(());
         }
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut t = w.open_table(RESOURCES).map_err(|e| self.err(e))?;
-            t.retain(|_, _| false).map_err(|e| self.err(e))?;
-            for (k, rec) in &st.records {
-                let bytes = serde_json::to_vec(rec).map_err(|e| self.err(e))?;
-                t.insert(k.as_str(), bytes.as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
-            let mut s = w.open_table(SOFT_DELETED).map_err(|e| self.err(e))?;
-            s.retain(|_, _| false).map_err(|e| self.err(e))?;
-            for (k, sd) in &st.soft_deleted {
-                let bytes = serde_json::to_vec(sd).map_err(|e| self.err(e))?;
-                s.insert(k.as_str(), bytes.as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
-            let bytes = serde_json::to_vec(&st.meta).map_err(|e| self.err(e))?;
-            w.open_table(META)
-                .map_err(|e| self.err(e))?
-                .insert("meta", bytes.as_slice())
-                .map_err(|e| self.err(e))?;
-        }
+        self.write_table(&w, RESOURCES, &st.records, None)?;
+        self.write_table(&w, SOFT_DELETED, &st.soft_deleted, None)?;
+        self.write_table(&w, LOST, &st.lost, None)?;
+        self.write_meta(&w, &st)?;
         w.commit().map_err(|e| self.err(e))?;
         st.dirty = false;
         Ok(())
     }
 
-    /// Persists the given keys of the state (durable mode).
+    /// Persists the given resource ids (and their backups) and vault names
+    /// (durable mode), or marks the state dirty (deferred mode).
     fn persist(
         &self,
         st: &mut State,
@@ -336,39 +363,10 @@ impl Sim {
             return Ok(());
         }
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut t = w.open_table(RESOURCES).map_err(|e| self.err(e))?;
-            for id in ids {
-                match st.records.get(id) {
-                    Some(rec) => {
-                        let bytes = serde_json::to_vec(rec).map_err(|e| self.err(e))?;
-                        t.insert(id.as_str(), bytes.as_slice())
-                            .map_err(|e| self.err(e))?;
-                    }
-                    None => {
-                        t.remove(id.as_str()).map_err(|e| self.err(e))?;
-                    }
-                }
-            }
-            let mut s = w.open_table(SOFT_DELETED).map_err(|e| self.err(e))?;
-            for n in vault_names {
-                match st.soft_deleted.get(n) {
-                    Some(sd) => {
-                        let bytes = serde_json::to_vec(sd).map_err(|e| self.err(e))?;
-                        s.insert(n.as_str(), bytes.as_slice())
-                            .map_err(|e| self.err(e))?;
-                    }
-                    None => {
-                        s.remove(n.as_str()).map_err(|e| self.err(e))?;
-                    }
-                }
-            }
-            let bytes = serde_json::to_vec(&st.meta).map_err(|e| self.err(e))?;
-            w.open_table(META)
-                .map_err(|e| self.err(e))?
-                .insert("meta", bytes.as_slice())
-                .map_err(|e| self.err(e))?;
-        }
+        self.write_table(&w, RESOURCES, &st.records, Some(ids))?;
+        self.write_table(&w, LOST, &st.lost, Some(ids))?;
+        self.write_table(&w, SOFT_DELETED, &st.soft_deleted, Some(vault_names))?;
+        self.write_meta(&w, st)?;
         w.commit().map_err(|e| self.err(e))
     }
 
@@ -890,12 +888,28 @@ impl Provider for Sim {
         Ok(())
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<ObservedResource>, ProviderError> {
+        Ok(self.list_prefix(prefix))
+    }
+
     async fn read(
         &self,
         _arm_type: &str,
         id: &str,
     ) -> Result<Option<ObservedResource>, ProviderError> {
         Ok(self.lock().records.get(&lower(id)).map(Self::observed))
+    }
+}
+
+impl Sim {
+    fn list_prefix(&self, prefix: &str) -> Vec<ObservedResource> {
+        let p = lower(prefix);
+        self.lock()
+            .records
+            .iter()
+            .filter(|(k, _)| k.starts_with(&p))
+            .map(|(_, r)| Self::observed(r))
+            .collect()
     }
 }
 
