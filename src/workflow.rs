@@ -269,6 +269,45 @@ pub fn promotion(
     })
 }
 
+/// The stateful resources a plan replaces on request (`--replace`): they
+/// come back from their backups rather than empty.
+pub fn restore_targets(plan: &Plan) -> Vec<Address> {
+    plan.actions
+        .iter()
+        .filter(|a| {
+            a.kind == crate::plan::ActionKind::Replace
+                && a.destructive_to_data
+                && plan.options.replace.iter().any(|t| t.matches(&a.address))
+        })
+        .filter(|a| crate::catalog::lookup(&a.arm_type).is_ok_and(|rt| rt.backup.is_some()))
+        .map(|a| a.address.clone())
+        .collect()
+}
+
+/// The rollback points of a stack: for each release, its newest successful
+/// generation (apply, rollback or emergency), newest first.
+pub fn rollback_points(store: &Store, stack: &Stack) -> Result<Vec<Generation>, WorkflowError> {
+    use crate::model::GenerationKind;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for g in store.generations(stack)?.into_iter().rev() {
+        if g.outcome != Outcome::Succeeded
+            || !matches!(
+                g.kind,
+                GenerationKind::Apply | GenerationKind::Rollback | GenerationKind::Emergency
+            )
+        {
+            continue;
+        }
+        if let Some(r) = &g.release
+            && seen.insert(r.clone())
+        {
+            out.push(g);
+        }
+    }
+    Ok(out)
+}
+
 /// `v1.2.0` for people.
 pub fn version_text(v: &str) -> String {
     display_version(v)

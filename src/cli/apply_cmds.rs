@@ -268,16 +268,7 @@ fn execute(
             g.number, run.stack
         )?;
     }
-    let restore: Vec<crate::model::Address> = p
-        .actions
-        .iter()
-        .filter(|a| {
-            a.kind == crate::plan::ActionKind::Replace
-                && a.destructive_to_data
-                && p.options.replace.iter().any(|t| t.matches(&a.address))
-        })
-        .map(|a| a.address.clone())
-        .collect();
+    let restore = workflow::restore_targets(p);
     let mut reason = run.reason.clone();
     if !gate.notes.is_empty() {
         let notes = gate.notes.join("; ");
@@ -517,36 +508,10 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
     )
 }
 
-/// The rollback points of a stack: for each release, its newest successful
-/// generation, newest first.
-fn rollback_points(
-    store: &Store,
-    stack: &Stack,
-) -> Result<Vec<crate::model::Generation>, CliError> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut out = Vec::new();
-    for g in store.generations(stack)?.into_iter().rev() {
-        if g.outcome != Outcome::Succeeded
-            || !matches!(
-                g.kind,
-                GenerationKind::Apply | GenerationKind::Rollback | GenerationKind::Emergency
-            )
-        {
-            continue;
-        }
-        if let Some(r) = &g.release
-            && seen.insert(r.clone())
-        {
-            out.push(g);
-        }
-    }
-    Ok(out)
-}
-
 pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.store()?;
-    let points = rollback_points(&store, &stack)?;
+    let points = workflow::rollback_points(&store, &stack)?;
     if args.list {
         let rows: Vec<Vec<String>> = points
             .iter()
