@@ -513,6 +513,18 @@ pub enum StateCommand {
         #[arg(long)]
         show_sensitive: bool,
     },
+    /// List the backups taken before production applies, or print one.
+    #[command(
+        after_help = "Example:\n  statectl state backups --estate chatwoot --env prod\n  statectl state backups --estate chatwoot --env prod --generation 4 > before-5.json"
+    )]
+    Backups {
+        /// The stack.
+        #[command(flatten)]
+        stack: Stack,
+        /// Print the backup of this generation (a state file for `state push`).
+        #[arg(long)]
+        generation: Option<u64>,
+    },
     /// Import a state file written by `state pull` (audited).
     #[command(
         after_help = "Refused if the stack already has this or a newer generation, unless --force.\n\nExample:\n  statectl state push backup.json --estate chatwoot --env prod"

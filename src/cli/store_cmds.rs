@@ -372,6 +372,31 @@ pub fn state(ctx: &Context, cmd: &StateCommand, out: &mut dyn Write) -> Result<(
             )?;
             Ok(())
         }
+        StateCommand::Backups { stack, generation } => {
+            let stack = ctx.stack(&stack.estate, &stack.env)?;
+            let store = ctx.existing_store()?;
+            let backups = store.backups(&stack)?;
+            match generation {
+                Some(n) => {
+                    let b = backups.iter().find(|b| b.generation == *n).ok_or_else(|| CliError::Input(format!("{stack} has no backup of generation {n}; `statectl state backups --estate {} --env {}` lists them", stack.estate, stack.env)))?;
+                    writeln!(out, "{}", b.state)?;
+                }
+                None => {
+                    let rows: Vec<Vec<String>> = backups
+                        .iter()
+                        .map(|b| {
+                            vec![
+                                b.generation.to_string(),
+                                b.taken_at.to_string(),
+                                format!("{} bytes", b.state.len()),
+                            ]
+                        })
+                        .collect();
+                    table(out, &["GENERATION", "TAKEN", "SIZE"], &rows)?;
+                }
+            }
+            Ok(())
+        }
         StateCommand::Push {
             file,
             stack,
