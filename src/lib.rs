@@ -42,4 +42,5 @@ pub mod spec;
 pub mod store;
 pub mod synthetic;
 mod util;
+pub mod verify;
 pub mod workflow;

@@ -98,6 +98,12 @@ pub enum Command {
     #[command(subcommand)]
     Sim(SimCommand),
 
+    /// Check the documented guarantees: tags, private endpoints, ordering, RTO/RPO, cost, security, production rules.
+    #[command(
+        after_help = "Findings covered by an unexpired exception in specs/<estate>/exceptions.toml are excepted; an expired exception no longer applies. Exit status: 0 all pass, 1 findings.\n\nExamples:\n  statectl verify\n  statectl verify --estate chatwoot --env prod --rule private.endpoint\n  statectl verify --json > verify.json\n  statectl verify --junit verify-junit.xml"
+    )]
+    Verify(VerifyArgs),
+
     /// Create, list and show releases: immutable versions of an estate's desired state.
     #[command(subcommand)]
     Release(ReleaseCommand),
@@ -207,6 +213,23 @@ pub struct ApplyArgs {
     /// No ANSI colors (also NO_COLOR).
     #[arg(long)]
     pub no_color: bool,
+}
+
+/// `statectl verify`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Which estates and environments (all by default).
+    #[command(flatten)]
+    pub sel: Selection,
+    /// Only these rules (repeatable), e.g. tags.required.
+    #[arg(long = "rule", value_name = "RULE")]
+    pub rules: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write JUnit XML to FILE, for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `statectl rollback`

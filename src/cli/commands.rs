@@ -6,7 +6,7 @@ use std::io::Write;
 use super::CliError;
 use super::args::{Cli, Command, JsonFlag, Selection, Stack};
 use super::context::Context;
-use super::{apply_cmds, store_cmds};
+use super::{apply_cmds, store_cmds, verify_cmd};
 use crate::catalog;
 use crate::model::Estate;
 use crate::spec::Loader;
@@ -26,6 +26,7 @@ pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), Cli
         Command::Destroy(args) => apply_cmds::destroy(ctx, args, out),
         Command::Drift(args) => apply_cmds::drift(ctx, args, out),
         Command::Refresh(args) => apply_cmds::refresh(ctx, args, out),
+        Command::Verify(args) => verify_cmd::verify(ctx, args, out),
         Command::Release(cmd) => store_cmds::release(ctx, cmd, out),
         Command::History(args) => store_cmds::history(ctx, args, out),
         Command::State(cmd) => store_cmds::state(ctx, cmd, out),
@@ -36,7 +37,10 @@ pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), Cli
     }
 }
 
-fn selected(loader: &Loader, sel: &Selection) -> Result<Vec<(String, String)>, CliError> {
+pub(super) fn selected(
+    loader: &Loader,
+    sel: &Selection,
+) -> Result<Vec<(String, String)>, CliError> {
     let estates = match &sel.estate {
         Some(e) => vec![e.clone()],
         None => loader.estate_names()?,

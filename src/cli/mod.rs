@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod context;
 mod store_cmds;
+mod verify_cmd;
 
 use std::ffi::OsString;
 use std::io::Write;

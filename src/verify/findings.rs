@@ -1,0 +1,293 @@
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::model::{Address, Estate, PolicyException};
+
+/// A rule: its id, the seed sentence it enforces, and what it checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Stable id, e.g. `tags.required` (what exceptions and `--rule` name).
+    pub id: &'static str,
+    /// The seed rule it enforces, quoted with its seed.
+    pub seed: &'static str,
+    /// One line on what it checks.
+    pub checks: &'static str,
+}
+
+/// Every rule, in report order.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "tags.required",
+        seed: "seed 001: \"Tagging | Deny | environment, owner, cost-center (required)\"; seed 004: tag enforcement for cost attribution",
+        checks: "every taggable resource has environment, owner and cost-center, non-empty",
+    },
+    Rule {
+        id: "tags.environment",
+        seed: "seed 001: resources tagged with their environment",
+        checks: "the environment tag equals the environment's name",
+    },
+    Rule {
+        id: "private.public-access",
+        seed: "seed 000: \"All data services use private endpoints\"; seed 004: \"Private Endpoints: No public exposure\"",
+        checks: "every data service has public network access disabled",
+    },
+    Rule {
+        id: "private.endpoint",
+        seed: "seed 000: \"Private endpoint for secure access\", \"All private DNS zones linked to AKS VNet\"",
+        checks: "every data service has a private endpoint in the right privatelink zone, linked to the endpoint's VNet",
+    },
+    Rule {
+        id: "private.aks",
+        seed: "seed 000: \"Private cluster with no public access\"",
+        checks: "AKS clusters are private",
+    },
+    Rule {
+        id: "private.containers",
+        seed: "seed 001: \"Security | Deny | HTTPS only, TLS 1.2+, no public storage\"",
+        checks: "no blob container allows public access",
+    },
+    Rule {
+        id: "ordering.dns-before-endpoint",
+        seed: "seed 000: \"Private DNS zones created before private endpoints\"",
+        checks: "each private endpoint depends on its zone's VNet link",
+    },
+    Rule {
+        id: "ordering.certificate-before-gateway",
+        seed: "seed 000: \"SSL certificate created in Key Vault before Application Gateway\"",
+        checks: "each Application Gateway depends on its Key Vault certificates and on its identity's access to them",
+    },
+    Rule {
+        id: "ordering.rbac-after-resources",
+        seed: "seed 000: \"RBAC assignments after resource creation\"",
+        checks: "each role assignment depends on its scope and its principal",
+    },
+    Rule {
+        id: "ordering.nodepool-after-cluster",
+        seed: "seed 000: AKS node pools belong to their cluster",
+        checks: "each node pool depends on its cluster",
+    },
+    Rule {
+        id: "ordering.plan",
+        seed: "seed 000: \"Proper dependency ordering to prevent race conditions\"",
+        checks: "no plan schedules an operation before its dependencies",
+    },
+    Rule {
+        id: "recovery.rpo",
+        seed: "estate objectives (seed 000: RPO 4 h; seed 001: RPO 15 min; seed 004: RPO < 4 h)",
+        checks: "each stateful resource's worst-case data loss, from its backup settings, is within the RPO",
+    },
+    Rule {
+        id: "recovery.rto",
+        seed: "estate objectives (seed 000: RTO 4 h; seed 001: RTO 1 h)",
+        checks: "restoring the estate, along its critical path on the catalog's durations, fits the RTO",
+    },
+    Rule {
+        id: "recovery.drill",
+        seed: "seed 001: \"DR Testing: Quarterly full failover drills\"",
+        checks: "restores measured by drills met the RPO and RTO",
+    },
+    Rule {
+        id: "cost.budget",
+        seed: "seed 000: \"Budget: ~$1,065/month\"",
+        checks: "the monthly estimate from catalog prices is within the budget",
+    },
+    Rule {
+        id: "security.tls",
+        seed: "seed 000: \"TLS 1.2+ enforced everywhere\"; seed 001: \"TLS 1.2+\"",
+        checks: "services that terminate TLS require 1.2 or later",
+    },
+    Rule {
+        id: "security.https-only",
+        seed: "seed 001: \"Security | Deny | HTTPS only\"",
+        checks: "storage accounts and web apps accept HTTPS only",
+    },
+    Rule {
+        id: "security.key-vault",
+        seed: "seed 001: \"Key Vault | RBAC, soft-delete, purge protection\"; seed 000: \"Key Vault RBAC authorization\"",
+        checks: "Key Vaults have soft delete, purge protection and RBAC authorization",
+    },
+    Rule {
+        id: "security.diagnostics",
+        seed: "seed 001: \"Operational | Audit | Diagnostic settings\"; seed 002: \"Diagnostic settings for all resources\"",
+        checks: "every resource with resource logs sends them to Log Analytics",
+    },
+    Rule {
+        id: "security.no-secret-literals",
+        seed: "seed 001: \"Secrets use Key Vault references (no hardcoded values)\"; seed 002: \"Key Vault references\"",
+        checks: "no secret-looking property holds a literal value",
+    },
+    Rule {
+        id: "prod.multi-region",
+        seed: "seed 004: \"Multi-region: Primary in East US, DR in West US\", \"Redundancy: GRS or GZRS\"",
+        checks: "in an environment with a DR region, stateful services replicate to it",
+    },
+    Rule {
+        id: "prod.zone-redundancy",
+        seed: "seed 004: \"Zone Redundancy: All services across 3+ zones\"",
+        checks: "in a zone-redundant environment, zonal resources span 3 zones",
+    },
+    Rule {
+        id: "prod.rules-declared",
+        seed: "seed 004: \"Destroy: Forbidden (requires exception)\", \"Maintenance Windows: Sundays 2-6 AM EST\"",
+        checks: "production declares destroy protection and a maintenance window",
+    },
+];
+
+/// The rule with this id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// One violation of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule.
+    pub rule: &'static str,
+    /// The resource, when the finding is about one.
+    pub address: Option<Address>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl Finding {
+    /// A finding about `address` (or the whole estate).
+    pub fn new(
+        rule: &'static str,
+        address: Option<&Address>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Finding {
+            rule,
+            address: address.cloned(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// What became of a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// It stands.
+    Fail,
+    /// An unexpired exception covers it.
+    Excepted {
+        /// Where the exception is declared.
+        origin: String,
+        /// Its justification.
+        justification: String,
+        /// Its expiry.
+        expires: String,
+    },
+    /// An exception covered it but has expired: it stands.
+    Expired {
+        /// Where the exception is declared.
+        origin: String,
+        /// When it expired.
+        expires: String,
+    },
+}
+
+/// The verdict on one estate in one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The estate.
+    pub estate: String,
+    /// The environment.
+    pub env: String,
+    /// Every finding and what became of it.
+    pub findings: Vec<(Finding, Outcome)>,
+}
+
+impl Report {
+    /// Applies `exceptions` (as of `today`) to `findings`.
+    pub fn new(
+        estate: &Estate,
+        findings: Vec<Finding>,
+        exceptions: &[PolicyException],
+        today: &str,
+    ) -> Self {
+        let findings = findings
+            .into_iter()
+            .map(|f| {
+                let (active, expired) =
+                    crate::policy::exception_for(exceptions, f.rule, f.address.as_ref(), today);
+                let outcome = match (active, expired) {
+                    (Some(e), _) => Outcome::Excepted {
+                        origin: e.origin.clone(),
+                        justification: e.justification.clone(),
+                        expires: e.expires.clone(),
+                    },
+                    (None, Some(e)) => Outcome::Expired {
+                        origin: e.origin.clone(),
+                        expires: e.expires.clone(),
+                    },
+                    (None, None) => Outcome::Fail,
+                };
+                (f, outcome)
+            })
+            .collect();
+        Report {
+            estate: estate.name.clone(),
+            env: estate.environment.name.clone(),
+            findings,
+        }
+    }
+
+    /// Keeps only the findings of these rules (and reports only them).
+    pub fn only(mut self, rules: &[String]) -> Self {
+        if !rules.is_empty() {
+            self.findings
+                .retain(|(f, _)| rules.iter().any(|r| r == f.rule));
+        }
+        self
+    }
+
+    /// Findings that stand.
+    pub fn failures(&self) -> impl Iterator<Item = &(Finding, Outcome)> {
+        self.findings
+            .iter()
+            .filter(|(_, o)| !matches!(o, Outcome::Excepted { .. }))
+    }
+
+    /// Whether nothing stands.
+    pub fn passed(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    /// Rules with no finding at all.
+    pub fn clean_rules(&self, selected: &[String]) -> Vec<&'static str> {
+        let hit: BTreeSet<&str> = self.findings.iter().map(|(f, _)| f.rule).collect();
+        RULES
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| {
+                !hit.contains(id) && (selected.is_empty() || selected.iter().any(|s| s == id))
+            })
+            .collect()
+    }
+
+    /// Rules whose findings are all excepted.
+    pub fn excepted_rules(&self) -> Vec<&'static str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in RULES {
+            let mine: Vec<_> = self
+                .findings
+                .iter()
+                .filter(|(f, _)| f.rule == r.id)
+                .collect();
+            if !mine.is_empty()
+                && mine
+                    .iter()
+                    .all(|(_, o)| matches!(o, Outcome::Excepted { .. }))
+            {
+                out.push(r.id);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,75 @@
+//! The guarantees the seeds state, as checks: one set, used three ways (the
+//! `statectl verify` command, the Gherkin step library in
+//! `tests/acceptance`, and the property tests), so they can never disagree.
+//!
+//! Each check is a function over an [`Estate`] (and, where it needs them, a
+//! plan, the history or a drill) returning [`Finding`]s that name the
+//! estate, environment, resource, rule, the seed rule it enforces and how to
+//! fix it. Findings are results, not errors. [`verify`] runs every check and
+//! applies the estate's policy exceptions: a finding covered by an
+//! unexpired exception is excepted; an expired one fails, and says so.
+
+mod findings;
+mod ordering;
+mod private;
+mod production;
+mod recovery;
+mod security;
+mod tags;
+
+pub use findings::{Finding, Outcome, RULES, Report, Rule, rule};
+pub use ordering::check_plan_order;
+pub use recovery::{monthly_cost, rpo_worst_case, rto_estimate};
+
+use crate::model::{Estate, PolicyException, RestoreReport};
+
+/// Extra facts some checks use beyond the estate.
+#[derive(Debug, Default, Clone)]
+pub struct Context<'a> {
+    /// Restores measured by drills (emergency applies on the simulator).
+    pub drills: &'a [RestoreReport],
+}
+
+/// Runs every check on one estate in one environment and applies the
+/// exceptions (`today` is `YYYY-MM-DD`, UTC).
+pub fn verify(
+    estate: &Estate,
+    exceptions: &[PolicyException],
+    today: &str,
+    ctx: &Context<'_>,
+) -> Report {
+    let mut findings = Vec::new();
+    findings.extend(tags::check(estate));
+    findings.extend(private::check(estate));
+    findings.extend(ordering::check(estate));
+    findings.extend(recovery::check(estate, ctx.drills));
+    findings.extend(recovery::check_cost(estate));
+    findings.extend(security::check(estate));
+    findings.extend(production::check(estate));
+    Report::new(estate, findings, exceptions, today)
+}
+
+use crate::model::{Address, Reference, Value};
+
+/// The resource a whole-value reference points at.
+fn target(v: Option<&Value>) -> Option<&Address> {
+    match v {
+        Some(Value::Ref(r)) => Some(&r.address),
+        _ => None,
+    }
+}
+
+/// Every reference inside a value.
+fn refs(v: Option<&Value>) -> Vec<&Reference> {
+    let mut out = Vec::new();
+    if let Some(v) = v {
+        v.for_each_ref(&mut |r| out.push(r));
+    }
+    out
+}
+
+/// The VNet a subnet reference belongs to (the subnet's `parent`).
+fn vnet_of<'a>(estate: &'a Estate, subnet: Option<&Value>) -> Option<&'a Address> {
+    let s = target(subnet)?;
+    target(estate.resource(s)?.property("parent"))
+}

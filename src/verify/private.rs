@@ -1,0 +1,102 @@
+use super::{Finding, refs, target, vnet_of};
+use crate::catalog;
+use crate::model::{Estate, Value};
+
+const PE: &str = "Microsoft.Network/privateEndpoints";
+const LINK: &str = "Microsoft.Network/privateDnsZones/virtualNetworkLinks";
+
+pub(super) fn check(estate: &Estate) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in estate.resources().values() {
+        let Ok(rt) = catalog::lookup(&r.arm_type) else {
+            continue;
+        };
+        if let Some(pl) = rt.private_link {
+            if r.property("public_network_access_enabled") != Some(&Value::Bool(false)) {
+                out.push(Finding::new(
+                    "private.public-access",
+                    Some(&r.address),
+                    format!(
+                        "{} `{}` does not disable public network access",
+                        rt.short_name(),
+                        r.name
+                    ),
+                    "set `public_network_access_enabled = false`",
+                ));
+            }
+            let endpoints: Vec<_> = estate
+                .of_type(PE)
+                .filter(|pe| {
+                    target(pe.property("private_connection_resource_id")) == Some(&r.address)
+                })
+                .collect();
+            if endpoints.is_empty() {
+                out.push(Finding::new(
+                    "private.endpoint",
+                    Some(&r.address),
+                    format!("{} `{}` has no private endpoint", rt.short_name(), r.name),
+                    format!("add a Microsoft.Network/privateEndpoints with private_connection_resource_id = \"${{{}.id}}\", group_id = \"{}\" and a zone `{}` linked to its VNet", r.address, pl.group_id, pl.dns_zone),
+                ));
+            }
+            for pe in endpoints {
+                let zones: Vec<_> = refs(pe.property("private_dns_zone_ids"))
+                    .into_iter()
+                    .map(|z| &z.address)
+                    .collect();
+                let right = zones
+                    .iter()
+                    .find(|z| estate.resource(z).is_some_and(|zr| zr.name == pl.dns_zone));
+                let Some(zone) = right else {
+                    out.push(Finding::new(
+                        "private.endpoint",
+                        Some(&pe.address),
+                        format!(
+                            "private endpoint for `{}` is not registered in `{}`",
+                            r.address, pl.dns_zone
+                        ),
+                        format!("add the `{}` zone to private_dns_zone_ids", pl.dns_zone),
+                    ));
+                    continue;
+                };
+                let vnet = vnet_of(estate, pe.property("subnet_id"));
+                let linked = estate.of_type(LINK).any(|l| {
+                    target(l.property("parent")) == Some(zone)
+                        && target(l.property("virtual_network_id")) == vnet
+                });
+                if !linked {
+                    out.push(Finding::new(
+                        "private.endpoint",
+                        Some(&pe.address),
+                        format!(
+                            "zone `{}` is not linked to the VNet of the endpoint for `{}`",
+                            pl.dns_zone, r.address
+                        ),
+                        "add a privateDnsZones/virtualNetworkLinks from the zone to that VNet",
+                    ));
+                }
+            }
+        }
+        if r.arm_type == "Microsoft.ContainerService/managedClusters"
+            && r.property("private_cluster_enabled") != Some(&Value::Bool(true))
+        {
+            out.push(Finding::new(
+                "private.aks",
+                Some(&r.address),
+                format!("AKS cluster `{}` is not private", r.name),
+                "set `private_cluster_enabled = true`",
+            ));
+        }
+        if r.arm_type == "Microsoft.Storage/storageAccounts/blobServices/containers"
+            && let Some(v) = r.property("container_access_type").and_then(Value::as_str)
+            && v != "private"
+        {
+            out.push(Finding::new(
+                "private.containers",
+                Some(&r.address),
+                format!("container `{}` allows public access (`{v}`)", r.name),
+                "set `container_access_type = \"private\"`",
+            ));
+        }
+    }
+    out
+}

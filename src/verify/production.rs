@@ -1,0 +1,106 @@
+use super::{Finding, target};
+use crate::catalog::{self, Backup};
+use crate::model::{Estate, Value};
+
+fn zone_count(v: &Value) -> Option<usize> {
+    v.as_list().map(<[Value]>::len)
+}
+
+pub(super) fn check(estate: &Estate) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let env = &estate.environment;
+    if env.dr_region.is_some() {
+        for r in estate.resources().values() {
+            let Ok(rt) = catalog::lookup(&r.arm_type) else {
+                continue;
+            };
+            if !rt.stateful
+                || rt.private_link.is_none()
+                || matches!(rt.backup, None | Some(Backup::SoftDelete { .. }))
+            {
+                continue;
+            }
+            let ok = match r.arm_type.as_str() {
+                "Microsoft.DBforPostgreSQL/flexibleServers" => {
+                    r.property("geo_redundant_backup_enabled") == Some(&Value::Bool(true))
+                        || estate
+                            .of_type(&r.arm_type)
+                            .any(|x| target(x.property("source_server_id")) == Some(&r.address))
+                        || r.property("source_server_id").is_some()
+                }
+                "Microsoft.Storage/storageAccounts" => r
+                    .property("account_replication_type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| {
+                        let k = k.to_ascii_uppercase();
+                        k.contains("GRS") || k.contains("GZRS")
+                    }),
+                "Microsoft.DocumentDB/databaseAccounts" => r
+                    .property("geo_locations")
+                    .and_then(Value::as_list)
+                    .is_some_and(|l| l.len() >= 2),
+                _ => {
+                    r.property("geo_replication").is_some()
+                        || r.property("linked_server_id").is_some()
+                }
+            };
+            if !ok {
+                out.push(Finding::new(
+                    "prod.multi-region",
+                    Some(&r.address),
+                    format!("{} `{}` does not replicate to the DR region {}", rt.short_name(), r.name, env.dr_region.as_deref().unwrap_or_default()),
+                    "enable geo-redundant backups or a replica in ${env.dr_region} (GRS/GZRS for storage)",
+                ));
+            }
+        }
+    }
+    if env.zone_redundant {
+        for r in estate.resources().values() {
+            let mut zonal: Vec<(String, &Value)> = Vec::new();
+            if let Some(z) = r.property("zones") {
+                zonal.push(("zones".into(), z));
+            }
+            if let Some(z) = r.property("default_node_pool.zones") {
+                zonal.push(("default_node_pool.zones".into(), z));
+            }
+            for (path, z) in zonal {
+                if zone_count(z).is_none_or(|n| n < 3) {
+                    out.push(Finding::new("prod.zone-redundancy", Some(&r.address), format!("`{path}` spans fewer than 3 zones"), "set zones = [\"1\", \"2\", \"3\"] (the prod environment's `zones` variable)"));
+                }
+            }
+            for flag in ["zone_redundant", "zone_redundancy_enabled"] {
+                if r.property(flag) == Some(&Value::Bool(false)) {
+                    out.push(Finding::new(
+                        "prod.zone-redundancy",
+                        Some(&r.address),
+                        format!("`{flag}` is false"),
+                        format!("set `{flag} = true` in production"),
+                    ));
+                }
+            }
+        }
+    }
+    let production = env.name == "prod" || env.private_endpoints_only || env.destroy_protection;
+    if production {
+        if !env.destroy_protection {
+            out.push(Finding::new(
+                "prod.rules-declared",
+                None,
+                format!(
+                    "environment `{}` does not declare destroy protection",
+                    env.name
+                ),
+                "set `destroy_protection = true` in the environment file",
+            ));
+        }
+        if env.maintenance_window.is_none() {
+            out.push(Finding::new(
+                "prod.rules-declared",
+                None,
+                format!("environment `{}` declares no maintenance window", env.name),
+                "add a [maintenance_window] to the environment file",
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,170 @@
+use std::collections::BTreeMap;
+
+use super::Finding;
+use crate::catalog::{self, Backup, ResourceType};
+use crate::model::{Address, Estate, Interval, Resource, RestoreReport, Value};
+
+/// The most data a restore of `r` can lose, from its backup settings; `None`
+/// when it keeps no backup it can be restored from.
+pub fn rpo_worst_case(rt: &ResourceType, r: &Resource) -> Option<Interval> {
+    let int = |k: &str| r.property(k).and_then(Value::as_int);
+    match rt.backup? {
+        Backup::PointInTime {
+            retention_days,
+            granularity_secs,
+        } => (int(retention_days).unwrap_or(7) > 0)
+            .then(|| Interval::from_secs(u64::from(granularity_secs))),
+        Backup::Snapshot { interval_minutes } => {
+            if r.property("rdb_backup_enabled") == Some(&Value::Bool(false)) {
+                return None;
+            }
+            Some(Interval::from_mins(
+                u64::try_from(int(interval_minutes).unwrap_or(60)).unwrap_or(60),
+            ))
+        }
+        Backup::GeoReplica {
+            replication,
+            lag_secs,
+        } => {
+            let kind = r
+                .property(replication)
+                .and_then(Value::as_str)
+                .unwrap_or("LRS")
+                .to_ascii_uppercase();
+            (kind.contains("GRS") || kind.contains("GZRS"))
+                .then(|| Interval::from_secs(u64::from(lag_secs)))
+        }
+        Backup::SoftDelete { .. } => Some(Interval::from_secs(0)),
+    }
+}
+
+/// The time to bring the whole estate back, along its critical path: a
+/// resource with a backup costs its restore time, any other its create time
+/// (catalog durations). Returns the estimate and the path's last resource.
+pub fn rto_estimate(estate: &Estate) -> (Interval, Option<Address>) {
+    let mut finish: BTreeMap<&Address, u64> = BTreeMap::new();
+    let mut best: (u64, Option<&Address>) = (0, None);
+    for a in estate.graph().order() {
+        let Some(r) = estate.resource(a) else {
+            continue;
+        };
+        let cost = catalog::lookup(&r.arm_type).map_or(0, |rt| {
+            let t = rt.timing;
+            if rt.backup.is_some() {
+                t.restore.unwrap_or(t.create)
+            } else {
+                t.create
+            }
+        });
+        let start = estate
+            .graph()
+            .dependencies(a)
+            .filter_map(|d| finish.get(d))
+            .copied()
+            .max()
+            .unwrap_or(0);
+        let end = start + u64::from(cost);
+        finish.insert(a, end);
+        if end > best.0 {
+            best = (end, Some(a));
+        }
+    }
+    (Interval::from_secs(best.0), best.1.cloned())
+}
+
+pub(super) fn check(estate: &Estate, drills: &[RestoreReport]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let o = &estate.objectives;
+    for r in estate.resources().values() {
+        let Ok(rt) = catalog::lookup(&r.arm_type) else {
+            continue;
+        };
+        if !rt.stateful || rt.backup.is_none() {
+            continue;
+        }
+        match rpo_worst_case(rt, r) {
+            Some(loss) if loss <= o.rpo => {}
+            Some(loss) => out.push(Finding::new(
+                "recovery.rpo",
+                Some(&r.address),
+                format!("a restore of `{}` can lose up to {loss} of data, over the RPO of {}", r.name, o.rpo),
+                "back it up more often (snapshot interval, continuous backup, geo-redundant replication)",
+            )),
+            None => out.push(Finding::new("recovery.rpo", Some(&r.address), format!("`{}` keeps no backup it can be restored from", r.name), "enable backups (retention, RDB persistence, or GRS replication)")),
+        }
+    }
+    let (rto, last) = rto_estimate(estate);
+    if rto > o.rto {
+        out.push(Finding::new(
+            "recovery.rto",
+            last.as_ref(),
+            format!("restoring the estate takes {rto} along its critical path (ending at {}), over the RTO of {}", last.as_ref().map_or("-".into(), ToString::to_string), o.rto),
+            "shorten the critical path (warm standby, geo-replicas to fail over to) or revise the objective",
+        ));
+    }
+    for d in drills {
+        if Interval::from_secs(d.data_loss_secs) > o.rpo {
+            out.push(Finding::new(
+                "recovery.drill",
+                Some(&d.address),
+                format!(
+                    "the drill restore lost {} of data, over the RPO of {}",
+                    Interval::from_secs(d.data_loss_secs),
+                    o.rpo
+                ),
+                "see recovery.rpo",
+            ));
+        }
+        if Interval::from_secs(d.elapsed_secs) > o.rto {
+            out.push(Finding::new(
+                "recovery.drill",
+                Some(&d.address),
+                format!(
+                    "the drill restore took {}, over the RTO of {}",
+                    Interval::from_secs(d.elapsed_secs),
+                    o.rto
+                ),
+                "see recovery.rto",
+            ));
+        }
+    }
+    out
+}
+
+/// The monthly estimate in US cents (catalog prices plus cost lines), and
+/// the resources no seed prices.
+pub fn monthly_cost(estate: &Estate) -> (u64, Vec<Address>) {
+    let mut cents: u64 = estate.cost_items.iter().map(|c| c.usd_cents).sum();
+    let mut unpriced = Vec::new();
+    for r in estate.resources().values() {
+        match catalog::lookup(&r.arm_type)
+            .ok()
+            .and_then(|rt| catalog::price(rt, &r.properties))
+        {
+            Some((c, _)) => cents += c,
+            None => unpriced.push(r.address.clone()),
+        }
+    }
+    (cents, unpriced)
+}
+
+pub(super) fn check_cost(estate: &Estate) -> Vec<Finding> {
+    let Some(budget) = estate.objectives.monthly_budget_usd else {
+        return Vec::new();
+    };
+    let (cents, _) = monthly_cost(estate);
+    if cents > budget * 100 {
+        vec![Finding::new(
+            "cost.budget",
+            None,
+            format!(
+                "the monthly estimate is ${}.{:02}, over the budget of ${budget}",
+                cents / 100,
+                cents % 100
+            ),
+            "scale down, or raise the budget in estate.toml",
+        )]
+    } else {
+        Vec::new()
+    }
+}
