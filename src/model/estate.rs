@@ -51,6 +51,24 @@ impl Estate {
         })
     }
 
+    /// A copy of this estate with `edit` applied to its resources, its graph
+    /// derived again: what-if analysis (the faults the acceptance suite and
+    /// the property tests inject) without breaking the graph invariant.
+    pub fn with_resources(
+        &self,
+        edit: impl FnOnce(&mut BTreeMap<Address, Resource>),
+    ) -> Result<Estate, GraphError> {
+        let mut resources = self.resources.clone();
+        edit(&mut resources);
+        Estate::new(
+            self.name.clone(),
+            self.environment.clone(),
+            self.objectives.clone(),
+            self.cost_items.clone(),
+            resources,
+        )
+    }
+
     /// The resources, by address.
     pub fn resources(&self) -> &BTreeMap<Address, Resource> {
         &self.resources

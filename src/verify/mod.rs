@@ -10,6 +10,7 @@
 //! unexpired exception is excepted; an expired one fails, and says so.
 
 mod findings;
+pub mod inject;
 mod ordering;
 mod private;
 mod production;
@@ -18,7 +19,7 @@ mod security;
 mod tags;
 
 pub use findings::{Finding, Outcome, RULES, Report, Rule, rule};
-pub use ordering::check_plan_order;
+pub use ordering::{check_plan_order, first_apply_plan};
 pub use recovery::{monthly_cost, rpo_worst_case, rto_estimate};
 
 use crate::model::{Estate, PolicyException, RestoreReport};
@@ -42,6 +43,7 @@ pub fn verify(
     findings.extend(tags::check(estate));
     findings.extend(private::check(estate));
     findings.extend(ordering::check(estate));
+    findings.extend(ordering::check_create_plan(estate));
     findings.extend(recovery::check(estate, ctx.drills));
     findings.extend(recovery::check_cost(estate));
     findings.extend(security::check(estate));

@@ -166,3 +166,43 @@ pub fn check_plan_order(plan: &Plan, desired: &Estate) -> Vec<Finding> {
     }
     out
 }
+
+/// The plan of a first apply of `estate` (from nothing), which orders
+/// every resource: what the ordering guarantee is checked on.
+pub fn first_apply_plan(estate: &Estate) -> Result<Plan, String> {
+    let stack = crate::model::Stack::new(&estate.name, &estate.environment.name)
+        .map_err(|e| e.to_string())?;
+    let mut digests = std::collections::BTreeMap::new();
+    for (a, r) in estate.resources() {
+        let d = crate::store::resource_digest(r).map_err(|e| format!("{a}: {e}"))?;
+        digests.insert(a.clone(), d);
+    }
+    let (observed, applied) = (
+        std::collections::BTreeMap::new(),
+        std::collections::BTreeMap::new(),
+    );
+    let input = crate::plan::PlanInput {
+        stack: &stack,
+        release: Some("0.0.0"),
+        release_content: None,
+        desired: Some(estate),
+        desired_digests: &digests,
+        base_generation: None,
+        observed: &observed,
+        applied: &applied,
+    };
+    crate::plan::plan(&input, &crate::plan::PlanOptions::default()).map_err(|e| e.to_string())
+}
+
+/// Checks the order of the estate's first-apply plan.
+pub(super) fn check_create_plan(estate: &Estate) -> Vec<Finding> {
+    match first_apply_plan(estate) {
+        Ok(p) => check_plan_order(&p, estate),
+        Err(e) => vec![Finding::new(
+            "ordering.plan",
+            None,
+            format!("the estate cannot be planned: {e}"),
+            "fix the error above",
+        )],
+    }
+}
