@@ -11,6 +11,13 @@ use crate::model::UtcTime;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in UTC.
     fn now(&self) -> UtcTime;
+
+    /// Reports time that passed where this clock cannot see it: the
+    /// simulator's virtual time during an apply. A fixed clock (a drill, or
+    /// `STATECTL_NOW`) moves forward by it, so what is recorded afterwards
+    /// (a generation's end, audit records) is as late as the simulated
+    /// cloud says; the system clock has seen real time pass and ignores it.
+    fn elapse(&self, _millis: i64) {}
 }
 
 /// The system's wall clock.
@@ -50,6 +57,9 @@ impl Clock for FixedClock {
     fn now(&self) -> UtcTime {
         UtcTime(self.0.load(Ordering::SeqCst))
     }
+    fn elapse(&self, millis: i64) {
+        self.advance(millis);
+    }
 }
 
 /// Why `STATECTL_NOW` could not be used.
@@ -62,8 +72,8 @@ pub struct NowError(pub String);
 pub fn from_env() -> Result<Arc<dyn Clock>, NowError> {
     match std::env::var("STATECTL_NOW") {
         Ok(s) if !s.trim().is_empty() => {
-            let t: jiff::Timestamp = s.trim().parse().map_err(|_| NowError(s.clone()))?;
-            Ok(Arc::new(FixedClock::new(UtcTime::from_timestamp(t))))
+            let t: UtcTime = s.parse().map_err(|_| NowError(s.clone()))?;
+            Ok(Arc::new(FixedClock::new(t)))
         }
         _ => Ok(Arc::new(SystemClock)),
     }

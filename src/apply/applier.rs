@@ -428,6 +428,9 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
     let makespan = start.elapsed();
+    store
+        .clock()
+        .elapse(i64::try_from(makespan.as_millis()).unwrap_or(i64::MAX));
     if !pending_changes.is_empty() || !pending_resolves.is_empty() {
         store.record(stack, g.number, pending_changes, &pending_resolves)?;
     }

@@ -36,5 +36,5 @@ pub use interval::{Interval, IntervalError};
 pub use objectives::{CostItem, Objectives};
 pub use observed::{ObservedResource, Secret};
 pub use resource::{Lifecycle, Resource};
-pub use time::UtcTime;
+pub use time::{TimeError, UtcTime};
 pub use value::{Reference, Segment, Value};

@@ -32,3 +32,20 @@ impl fmt::Display for UtcTime {
         write!(f, "{}", self.timestamp())
     }
 }
+
+/// Why a time could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an RFC 3339 time: write e.g. 2026-11-29T03:00:00-05:00")]
+pub struct TimeError(pub String);
+
+impl std::str::FromStr for UtcTime {
+    type Err = TimeError;
+
+    /// Reads an RFC 3339 time with any offset.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<jiff::Timestamp>()
+            .map(UtcTime::from_timestamp)
+            .map_err(|_| TimeError(s.to_string()))
+    }
+}
