@@ -92,6 +92,11 @@ fn promoted(w: &mut Ops, version: String, env: String) {
     w.promote(&version, &env);
 }
 
+#[when(expr = "release {string} is promoted to {string}")]
+fn promoted_now(w: &mut Ops, version: String, env: String) {
+    w.promote(&version, &env);
+}
+
 #[given(expr = "the date is {string}")]
 fn the_date_is(w: &mut Ops, date: String) {
     w.today = Some(date);
@@ -107,13 +112,19 @@ fn broken(w: &mut Ops, what: String) {
 #[when("an action of its first-apply plan is moved before what it needs")]
 fn plan_reordered(w: &mut Ops) {
     let plan = verify::first_apply_plan(w.estate()).unwrap_or_else(|e| panic!("{e}"));
-    let (bad, moved) = inject::reorder_plan(&plan).expect("no action needs another");
+    w.reordered = Some(inject::reorder_plan(&plan).expect("no action needs another"));
+}
+
+#[then("the plan-order check names the moved action")]
+fn plan_order_caught(w: &mut Ops) {
+    let (bad, moved) = w.reordered.clone().expect("reorder a plan first");
     let found = verify::check_plan_order(&bad, w.estate());
     assert!(
-        found.iter().any(|f| f.address.as_ref() == Some(&moved)),
+        found
+            .iter()
+            .any(|f| f.rule == "ordering.plan" && f.address.as_ref() == Some(&moved)),
         "moving {moved} before what it needs went unnoticed: {found:?}"
     );
-    w.broken = Some(("ordering.plan", Some(moved)));
 }
 
 // ---- When: operations ------------------------------------------------------
@@ -123,7 +134,12 @@ fn plan_reordered(w: &mut Ops) {
 )]
 fn lost_and_restored(w: &mut Ops, list: String, hours: String) {
     let after = hours.parse::<i64>().unwrap_or(3) * 3600;
-    w.drill(addresses(&list), after);
+    w.drill(addresses(&list), after, true);
+}
+
+#[when(expr = "{string} is lost and its restore is attempted")]
+fn restore_attempted(w: &mut Ops, list: String) {
+    w.drill(addresses(&list), 3600, false);
 }
 
 #[when(
@@ -145,7 +161,7 @@ fn module_lost(w: &mut Ops, module: String, hours: String) {
         .collect();
     assert!(!lost.is_empty(), "module {module} holds no restorable data");
     let after = hours.parse::<i64>().unwrap_or(3) * 3600;
-    w.drill(lost, after);
+    w.drill(lost, after, true);
 }
 
 #[when(expr = "release {string} is applied to {string}")]
@@ -153,8 +169,25 @@ fn applied(w: &mut Ops, version: String, env: String) {
     w.apply(&env, &version, &[]);
 }
 
+#[when(expr = "release {string} is applied to {string} straight away")]
+fn applied_straight_away(w: &mut Ops, version: String, env: String) {
+    w.env.clone_from(&env);
+    let estate = w.estate_name.clone();
+    w.run(&[
+        "apply",
+        "--estate",
+        &estate,
+        "--env",
+        &env,
+        "--version",
+        &version,
+        "--auto-approve",
+    ]);
+}
+
 #[when(expr = "release {string} is applied to {string} outside the maintenance window")]
 fn applied_outside_window(w: &mut Ops, version: String, env: String) {
+    w.env.clone_from(&env);
     // Sunday 07:00 US Eastern: an hour after the window closed.
     w.now = Some("2026-11-29T12:00:00Z".parse().expect("valid time"));
     let estate = w.estate_name.clone();

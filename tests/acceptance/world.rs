@@ -103,6 +103,8 @@ pub struct Ops {
     pub generations_before: Option<u64>,
     /// The last drill.
     pub drill: Option<Drill>,
+    /// A plan with an action moved before what it needs, and that action.
+    pub reordered: Option<(statectl::plan::Plan, Address)>,
 }
 
 impl Ops {
@@ -339,7 +341,9 @@ impl Ops {
 
     /// Loses `lost` at `after` past the current time and restores them with
     /// an emergency `--replace` apply of the running release.
-    pub fn drill(&mut self, lost: Vec<Address>, after_secs: i64) {
+    /// With `must_succeed` false the restore may fail (the scenario then
+    /// checks how), and no drill is recorded.
+    pub fn drill(&mut self, lost: Vec<Address>, after_secs: i64, must_succeed: bool) {
         assert!(!lost.is_empty(), "nothing to lose");
         let lost_at = UtcTime(self.now.expect("apply a release first").0 + after_secs * 1000);
         self.now = Some(lost_at);
@@ -376,6 +380,10 @@ impl Ops {
             ]);
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        if !must_succeed {
+            self.run(&refs);
+            return;
+        }
         self.run_ok(&refs);
         let g = self.latest().expect("the restore made a generation");
         self.now = Some(g.ended_at);

@@ -749,8 +749,11 @@ impl Provider for Sim {
             }
             rules::check_put(r, rt, &st.records, &st.index)?;
             let exists = st.records.contains_key(&lower(&id));
+            // A restore of a soft-deleted vault is its recovery (ARM's
+            // createMode "recover"); a plain create is refused.
             if rt.arm_type == "Microsoft.KeyVault/vaults"
                 && !exists
+                && !matches!(op, Operation::Restore)
                 && let Some(sd) = st.soft_deleted.get(&lower(&r.name))
             {
                 return Err(ProviderError::fatal(
@@ -784,7 +787,13 @@ impl Provider for Sim {
         let mut st = self.lock();
         let (mut attributes, _) = attrs::computed(rt, &id, &r.name, &r.properties);
         let mut touched = vec![lower(&id)];
+        let mut recovered_vaults = Vec::new();
         if let Some((point, loss)) = restored {
+            if rt.arm_type == "Microsoft.KeyVault/vaults"
+                && st.soft_deleted.remove(&lower(&r.name)).is_some()
+            {
+                recovered_vaults.push(lower(&r.name));
+            }
             attributes.insert("restore_point".into(), Value::String(point.to_string()));
             attributes.insert(
                 "data_loss_seconds".into(),
@@ -843,7 +852,7 @@ impl Provider for Sim {
         } else {
             st.index.add(&rec, &rec.attributes);
         }
-        self.persist(&mut st, &touched, &[])
+        self.persist(&mut st, &touched, &recovered_vaults)
             .map_err(|e| ProviderError::transient("InternalServerError", e.to_string()))?;
         if crash {
             drop(st);
