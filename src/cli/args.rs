@@ -222,7 +222,7 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub sel: Selection,
     /// Only these rules (repeatable), e.g. tags.required.
-    #[arg(long = "rule", value_name = "RULE")]
+    #[arg(long = "rule", value_name = "RULE", value_parser = clap::builder::PossibleValuesParser::new(crate::verify::RULES.iter().map(|r| r.id)))]
     pub rules: Vec<String>,
     /// Print JSON.
     #[arg(long)]
