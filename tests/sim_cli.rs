@@ -128,7 +128,8 @@ fn deleted_key_vaults_stay_soft_deleted_and_purge_protection_holds() {
         "{}",
         r.stdout
     );
-    // The name is held: recreating the vault fails like ARM does.
+    // An emergency replace restores it: for a soft-deleted vault that is a
+    // recovery (ARM's createMode "recover"), which frees the name.
     let r = p.run(&[
         "apply",
         "--estate",
@@ -141,6 +142,37 @@ fn deleted_key_vaults_stay_soft_deleted_and_purge_protection_holds() {
         "--replace",
         "security.kv",
         "--allow-data-loss",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("restored security.kv from its backup"),
+        "{}",
+        r.stdout
+    );
+    let r = p.run(&["sim", "soft-deleted"]);
+    assert!(!r.stdout.contains("chatwoot-dev-kv-eastus"), "{}", r.stdout);
+
+    // Destroyed, the vault is soft-deleted again and its name is held: a
+    // plain create fails like ARM does.
+    let r = p.run(&[
+        "destroy",
+        "--estate",
+        "chatwoot",
+        "--env",
+        "dev",
+        "--auto-approve",
+        "--allow-data-loss",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = p.run(&[
+        "apply",
+        "--estate",
+        "chatwoot",
+        "--env",
+        "dev",
+        "--version",
+        "v1.0.0",
+        "--auto-approve",
     ]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("VaultAlreadyExists"), "{}", r.stdout);
