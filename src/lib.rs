@@ -34,6 +34,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod keys;
+pub mod mirror;
 pub mod model;
 pub mod plan;
 pub mod policy;

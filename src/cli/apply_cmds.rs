@@ -284,6 +284,8 @@ fn execute(
         restore,
     };
     let actor = ctx.actor();
+    // Applies from other machines sharing the mirror wait for this one.
+    let lease = super::mirror_cmds::lease_for_apply(ctx, run.stack, out)?;
     let bar = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let report = {
         let mut progress = LineProgress::new(&mut *out, bar, p.actions.len());
@@ -325,6 +327,9 @@ fn execute(
         Interval::from_secs(critical),
         Interval::from_secs(spread)
     )?;
+    // Pushed before the lease is released, so the next holder sees it.
+    super::mirror_cmds::push_after_commit(ctx, run.stack, out)?;
+    drop(lease);
     for r in &report.restores {
         writeln!(
             out,

@@ -126,6 +126,14 @@ pub enum Command {
     #[command(subcommand)]
     Store(StoreCommand),
 
+    /// The encrypted remote copy of the state: push, status, restore, check.
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
+
+    /// The key that seals the mirror: create it, rotate it.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
     /// Remove a stack lock left behind by a process that is gone (audited).
     #[command(
         after_help = "A lock held by a running process cannot be forced: stop that process first.\n\nExample:\n  statectl force-unlock --estate chatwoot --env prod --reason \"runner died\""
@@ -673,4 +681,54 @@ pub struct JsonFlag {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `statectl mirror ...`
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Push every generation, release and audit record the mirror lacks.
+    #[command(
+        after_help = "Configure the mirror in statectl.toml ([mirror] url = \"dir:PATH\" or \"https://<account>.blob.core.windows.net/<container>\") or with STATECTL_MIRROR. Pushes are create-only and resumable: run it again after a failure. Applies push by default when a mirror is configured.\n\nExamples:\n  statectl mirror push\n  STATECTL_MIRROR=dir:/mnt/backup/statectl statectl mirror push --estate chatwoot --env prod"
+    )]
+    Push(Selection),
+    /// Show how far the mirror is behind each stack (generations and time).
+    #[command(after_help = "Example:\n  statectl mirror status --json")]
+    Status {
+        /// Which stacks.
+        #[command(flatten)]
+        sel: Selection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild a lost local store from the mirror, verifying every object.
+    #[command(
+        after_help = "Restores releases, generations and the audit log into the state directory (normally empty: a lost or new machine), and reports what it restored and how long it took, the state's own RTO. The mirror's key must be available (the same key file, or access to the Key Vault key).\n\nExamples:\n  statectl mirror restore\n  statectl mirror restore --estate chatwoot --env prod --generation 41"
+    )]
+    Restore {
+        /// Which stacks.
+        #[command(flatten)]
+        sel: Selection,
+        /// Restore only up to this generation.
+        #[arg(long)]
+        generation: Option<u64>,
+    },
+    /// Check the mirror: every stack's HEAD opens, and the account's data protection settings.
+    #[command(after_help = "Example:\n  statectl mirror check")]
+    Check,
+}
+
+/// `statectl keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create the local key file that seals the mirror (mode 0600).
+    #[command(
+        after_help = "For development and tests; production uses keys = \"azure-keyvault\" in statectl.toml. Keep a copy of the key file somewhere safe: without it the mirror cannot be read.\n\nExample:\n  statectl keys init"
+    )]
+    Init,
+    /// Make a new key version current and re-wrap every mirrored object's data key under it.
+    #[command(
+        after_help = "Payloads are not re-encrypted: only each object's wrapped data key changes. Older versions stay in the key file, so anything not yet re-wrapped still opens.\n\nExample:\n  statectl keys rotate"
+    )]
+    Rotate,
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use super::CliError;
 use super::args::{Cli, Command, JsonFlag, Selection, Stack};
 use super::context::Context;
-use super::{apply_cmds, store_cmds, verify_cmd};
+use super::{apply_cmds, mirror_cmds, store_cmds, verify_cmd};
 use crate::catalog;
 use crate::model::Estate;
 use crate::spec::Loader;
@@ -33,6 +33,8 @@ pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), Cli
         Command::Audit(args) => store_cmds::audit(ctx, args, out),
         Command::Store(cmd) => store_cmds::store(ctx, cmd, out),
         Command::ForceUnlock(args) => store_cmds::force_unlock(ctx, args, out),
+        Command::Mirror(cmd) => mirror_cmds::mirror(ctx, cmd, out),
+        Command::Keys(cmd) => mirror_cmds::keys(ctx, cmd, out),
         Command::Debug(cmd) => store_cmds::debug(ctx, cmd, out),
     }
 }

@@ -10,6 +10,7 @@ mod apply_cmds;
 mod args;
 mod commands;
 mod context;
+mod mirror_cmds;
 mod store_cmds;
 mod verify_cmd;
 
@@ -61,6 +62,15 @@ pub enum CliError {
     /// The simulator failed or refused.
     #[error(transparent)]
     Sim(#[from] crate::provider::sim::SimError),
+    /// The mirror failed or refused.
+    #[error(transparent)]
+    Mirror(#[from] crate::mirror::MirrorError),
+    /// The mirror configuration is unusable.
+    #[error(transparent)]
+    MirrorConfig(#[from] crate::mirror::config::ConfigError),
+    /// A key file or key provider failed.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
     /// `--detailed-exitcode` found changes (exit 2, not an error).
     #[error("")]
     Changes,
@@ -84,7 +94,10 @@ impl CliError {
             | CliError::Clock(_)
             | CliError::Input(_)
             | CliError::Workflow(_)
-            | CliError::Sim(_) => 1,
+            | CliError::Sim(_)
+            | CliError::Mirror(_)
+            | CliError::MirrorConfig(_)
+            | CliError::Key(_) => 1,
             CliError::Changes => 2,
         }
     }

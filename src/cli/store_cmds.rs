@@ -576,9 +576,9 @@ pub fn force_unlock(
     let store = ctx.existing_store()?;
     match store.force_unlock(&stack, &ctx.actor(), args.reason.clone())? {
         Some(info) => writeln!(out, "removed the stale lock of {info} on {stack}")?,
-        None => writeln!(out, "{stack} is not locked; nothing to do")?,
+        None => writeln!(out, "{stack} is not locked locally; nothing to do here")?,
     }
-    Ok(())
+    super::mirror_cmds::break_lease(ctx, &stack, out)
 }
 
 pub fn debug(ctx: &Context, cmd: &DebugCommand, out: &mut dyn Write) -> Result<(), CliError> {

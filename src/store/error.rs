@@ -184,6 +184,14 @@ pub enum StoreError {
         /// What the engine reported.
         detail: String,
     },
+    /// Imported history does not fit what this store already holds.
+    #[error("cannot import {what}: {detail}")]
+    ImportConflict {
+        /// What was being imported.
+        what: String,
+        /// Why it does not fit.
+        detail: String,
+    },
     /// An internal invariant broke.
     #[error("bug in statectl: {0}")]
     Bug(String),

@@ -196,6 +196,15 @@ impl OverlayCache {
 #[derive(Default)]
 pub(crate) struct KeyCache(pub(crate) Mutex<Option<DataKey>>);
 
+impl KeyCache {
+    /// Forgets the cached key (after the stored key changed).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut k) = self.0.lock() {
+            *k = None;
+        }
+    }
+}
+
 impl Store {
     fn data_key_in(&self, w: &WriteTransaction) -> Result<DataKey, StoreError> {
         if let Some(k) = self

@@ -16,6 +16,7 @@ mod check;
 pub mod codec;
 mod db;
 mod error;
+mod export;
 mod generations;
 pub mod guard;
 mod journal;
@@ -31,6 +32,7 @@ pub use backups::Backup;
 pub use check::CheckReport;
 pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
 pub use error::StoreError;
+pub use export::{GenerationRows, ReleaseRow};
 pub use generations::{
     CHECKPOINT_EVERY, Change, DeltaChange, DeltaRow, NewGeneration, UNKNOWN_DESIRED,
 };

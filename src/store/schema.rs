@@ -12,6 +12,7 @@
 //! | `journal` | (stack, sequence number) | [`JournalEntry`](super::JournalEntry) |
 //! | `locks` | stack | [`LockRecord`](super::LockRecord) |
 //! | `backups` | (stack, generation) | a state backup taken before a prod apply |
+//! | `mirrored` | mirror blob path | what this store knows it pushed there (raw) |
 
 use redb::TableDefinition;
 
@@ -31,6 +32,10 @@ pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audi
 pub(crate) const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 pub(crate) const LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("locks");
 pub(crate) const BACKUPS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("backups");
+/// Bookkeeping of the mirror (not history): which blobs this store has
+/// pushed, so a push uploads only what is new. Losing it costs a re-check,
+/// never data: pushes are create-only.
+pub(crate) const MIRRORED: TableDefinition<&str, &[u8]> = TableDefinition::new("mirrored");
 
 pub(crate) const META_SCHEMA: &str = "schema_version";
 pub(crate) const META_DATA_KEY: &str = "sensitive_data_key";

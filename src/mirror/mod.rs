@@ -1,0 +1,802 @@
+//! The encrypted state mirror: the store's history copied to a blob
+//! container (Azure Blob Storage, or a local directory), every object under
+//! envelope encryption with the customer's key, so a lost machine loses
+//! nothing and a lost local store can be rebuilt.
+//!
+//! What is pushed: the store's sensitive-value key (wrapped), every
+//! content-addressed object, every release, every settled generation with
+//! its rows (chunked, so a one-resource change uploads O(1) objects), each
+//! stack's HEAD (advanced by compare-and-swap), and the audit log in runs.
+//! Everything but HEAD is written create-only: nothing is overwritten. The
+//! store records what it pushed (`mirrored` table), so a push uploads only
+//! what is new; that record is bookkeeping and can be rebuilt.
+//!
+//! Restore reads it all back, opening and checking every object (envelope
+//! authentication, then the store codec's checksum and the object digest)
+//! before the store imports it in one transaction per kind.
+
+pub mod azure;
+pub mod backend;
+pub mod config;
+pub mod envelope;
+pub mod layout;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use backend::{Backend, BlobError, Etag, LeaseId, LocalDir, ServiceProperties};
+pub use envelope::EnvelopeError;
+
+use crate::keys::{DataKey, KeyProvider};
+use crate::model::{Digest, Stack};
+use crate::store::{GenerationRows, ReleaseRow, Store, StoreError, codec};
+
+/// Delta rows per generation chunk: a chunk stays well under a few MB.
+pub const CHUNK_ROWS: usize = 4096;
+/// Requests in flight at once.
+const PARALLEL: usize = 16;
+
+/// Why a mirror operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// The blob service.
+    #[error("mirror {backend}: {source}")]
+    Blob {
+        /// The backend, described.
+        backend: String,
+        /// What failed.
+        source: BlobError,
+    },
+    /// Encryption or decryption.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The local store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A mirrored record that does not decode.
+    #[error("{path}: {message}")]
+    Corrupt {
+        /// The blob.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The mirror holds a different history for this stack.
+    #[error(
+        "{stack}: the mirror's history differs from this store's at {what}; another store pushed a different history to this mirror. Restore from the mirror into an empty state directory (`statectl mirror restore`) or point at another mirror"
+    )]
+    Diverged {
+        /// The stack.
+        stack: String,
+        /// Where they differ.
+        what: String,
+    },
+    /// Configuration.
+    #[error("{0}")]
+    Config(String),
+    /// Someone else holds the stack's lease.
+    #[error(
+        "{stack} is being applied from another machine ({path} is leased); wait for it to finish, or, if that machine is gone, `statectl force-unlock --estate {estate} --env {env} --reason ...` breaks the lease"
+    )]
+    Locked {
+        /// The stack.
+        stack: String,
+        /// Its estate.
+        estate: String,
+        /// Its environment.
+        env: String,
+        /// The leased blob.
+        path: String,
+    },
+    /// A background task failed to run.
+    #[error("bug in statectl: {0}")]
+    Bug(String),
+}
+
+/// Progress of a long push or restore.
+pub trait Progress: Send {
+    /// `done` of `total` objects, `bytes` so far.
+    fn update(&mut self, done: usize, total: usize, bytes: u64);
+}
+
+/// Progress reporting that reports nothing.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&mut self, _: usize, _: usize, _: u64) {}
+}
+
+/// One chunk of a mirrored generation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Chunk {
+    /// How many chunks the generation has (every chunk says it).
+    count: u32,
+    /// The generation record, in chunk 0.
+    generation: Option<Vec<u8>>,
+    /// The pre-apply backup, in chunk 0.
+    backup: Option<Vec<u8>>,
+    /// Checkpoints, in chunk 0.
+    checkpoints: Vec<(u64, Vec<u8>)>,
+    /// This chunk's delta rows.
+    deltas: Vec<(u64, Vec<u8>)>,
+}
+
+/// A stack's HEAD pointer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Head {
+    generation: u64,
+}
+
+/// What a push did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    /// Blobs written.
+    pub blobs: usize,
+    /// Bytes written (sealed).
+    pub bytes: u64,
+    /// Generations pushed, per stack.
+    pub generations: Vec<(Stack, u64, u64)>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// What a restore did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    /// Objects imported (new to this store).
+    pub objects: usize,
+    /// Releases imported.
+    pub releases: usize,
+    /// Generations imported, per stack (stack, up to generation).
+    pub generations: Vec<(Stack, u64, usize)>,
+    /// Audit records imported.
+    pub audit: usize,
+    /// Bytes read.
+    pub bytes: u64,
+    /// How long it took: the state's own RTO.
+    pub elapsed: Duration,
+}
+
+/// How far behind the mirror is for one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackStatus {
+    /// The stack.
+    pub stack: Stack,
+    /// Its newest settled local generation.
+    pub local: u64,
+    /// The newest generation the mirror's HEAD points at (None: unreadable).
+    pub mirrored: Option<u64>,
+    /// When the oldest unmirrored generation ended, if any is behind.
+    pub behind_since: Option<crate::model::UtcTime>,
+}
+
+/// Which stacks, and how far, a restore brings back.
+#[derive(Debug, Default, Clone)]
+pub struct RestoreFilter {
+    /// Only this estate.
+    pub estate: Option<String>,
+    /// Only this environment.
+    pub env: Option<String>,
+    /// Only up to this generation.
+    pub generation: Option<u64>,
+}
+
+/// A mirror: a backend and the key provider that seals what goes there.
+#[derive(Clone)]
+pub struct Mirror {
+    backend: Arc<Backend>,
+    keys: Arc<dyn KeyProvider>,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Mirror({}, {})",
+            self.backend.describe(),
+            self.keys.describe()
+        )
+    }
+}
+
+fn encode<T: Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>, MirrorError> {
+    codec::encode(v).map_err(|source| StoreError::Encode { what, source }.into())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, MirrorError> {
+    codec::decode(bytes).map_err(|e| MirrorError::Corrupt {
+        path: path.to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl Mirror {
+    /// A mirror on `backend`, sealing with `keys`.
+    pub fn new(backend: Backend, keys: Arc<dyn KeyProvider>) -> Self {
+        Mirror {
+            backend: Arc::new(backend),
+            keys,
+        }
+    }
+
+    /// The backend and key provider, described (no credentials).
+    pub fn describe(&self) -> String {
+        format!(
+            "{}, sealed with {}",
+            self.backend.describe(),
+            self.keys.describe()
+        )
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    fn blob(&self, source: BlobError) -> MirrorError {
+        MirrorError::Blob {
+            backend: self.backend.describe(),
+            source,
+        }
+    }
+
+    /// Seals and writes `payload` create-only. `Ok(false)` when the blob
+    /// already exists and holds the same payload; [`MirrorError::Diverged`]
+    /// when it holds a different one.
+    async fn put_new(&self, path: &str, payload: &[u8]) -> Result<(bool, u64), MirrorError> {
+        let sealed = envelope::seal(self.keys.as_ref(), path, payload)?;
+        match self.backend.put_new(path, &sealed).await {
+            Ok(_) => Ok((true, sealed.len() as u64)),
+            Err(BlobError::Exists { .. }) => {
+                let (existing, _) = self.get(path).await?;
+                if existing == payload {
+                    Ok((false, 0))
+                } else {
+                    Err(MirrorError::Diverged {
+                        stack: "mirror".into(),
+                        what: path.to_string(),
+                    })
+                }
+            }
+            Err(e) => Err(self.blob(e)),
+        }
+    }
+
+    /// Opens a sealed blob read from `path`.
+    pub fn open(&self, path: &str, sealed: &[u8]) -> Result<Vec<u8>, MirrorError> {
+        Ok(envelope::open(self.keys.as_ref(), path, sealed)?)
+    }
+
+    /// Reads and opens a blob.
+    async fn get(&self, path: &str) -> Result<(Vec<u8>, Etag), MirrorError> {
+        let (sealed, etag) = self.backend.get(path).await.map_err(|e| self.blob(e))?;
+        Ok((envelope::open(self.keys.as_ref(), path, &sealed)?, etag))
+    }
+
+    /// Writes many create-only blobs, a bounded number at once.
+    async fn put_many(
+        &self,
+        items: Vec<(String, Vec<u8>)>,
+        store: &Store,
+        progress: &mut dyn Progress,
+        report: &mut PushReport,
+    ) -> Result<(), MirrorError> {
+        let total = items.len();
+        let mut done = 0usize;
+        let mut set = tokio::task::JoinSet::new();
+        let mut items = items.into_iter();
+        let mut marks = Vec::new();
+        loop {
+            while set.len() < PARALLEL {
+                let Some((path, payload)) = items.next() else {
+                    break;
+                };
+                let me = self.clone();
+                set.spawn(async move {
+                    let r = me.put_new(&path, &payload).await;
+                    (path, r)
+                });
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            let (path, r) = joined.map_err(|e| MirrorError::Bug(e.to_string()))?;
+            let (new, bytes) = r?;
+            if new {
+                report.blobs += 1;
+                report.bytes += bytes;
+            }
+            marks.push((path, Vec::new()));
+            done += 1;
+            progress.update(done, total, report.bytes);
+            if marks.len() >= 256 {
+                store.mark_mirrored(&std::mem::take(&mut marks))?;
+            }
+        }
+        store.mark_mirrored(&marks)?;
+        Ok(())
+    }
+
+    /// Pushes everything the mirror lacks: the data key, objects, releases,
+    /// the settled generations of `stacks` (all stacks when empty), and
+    /// the audit log. Safe to repeat; safe to interrupt.
+    pub async fn push(
+        &self,
+        store: &Store,
+        stacks: &[Stack],
+        progress: &mut dyn Progress,
+    ) -> Result<PushReport, MirrorError> {
+        let started = Instant::now();
+        let mut report = PushReport::default();
+        let pushed = store.mirrored_under(&format!("{}/", layout::ROOT))?;
+
+        let mut items: Vec<(String, Vec<u8>)> = Vec::new();
+        if let Some(k) = store.export_data_key()?
+            && !pushed.contains(&layout::data_key())
+        {
+            items.push((layout::data_key(), k.bytes().to_vec()));
+        }
+        for d in store.object_digests()? {
+            let path = layout::object(&d);
+            if !pushed.contains(&path)
+                && let Some(bytes) = store.object_bytes(&d)?
+            {
+                items.push((path, bytes));
+            }
+        }
+        for r in store.export_releases()? {
+            let path = layout::release(&r.estate, &r.version);
+            if !pushed.contains(&path) {
+                items.push((path, r.bytes));
+            }
+        }
+        // Objects and releases first: a generation never references what
+        // the mirror lacks.
+        self.put_many(items, store, progress, &mut report).await?;
+
+        let stacks = if stacks.is_empty() {
+            store.stacks()?
+        } else {
+            stacks.to_vec()
+        };
+        for s in &stacks {
+            let from = self.mirrored_head(store, s).await?;
+            let gens = store.export_generations(s, from)?;
+            let Some(last) = gens.last().map(|g| g.number) else {
+                continue;
+            };
+            let mut chunks = Vec::new();
+            for g in gens {
+                chunks.extend(chunks_of(s, g)?);
+            }
+            self.put_many(chunks, store, progress, &mut report).await?;
+            self.advance_head(store, s, from, last).await?;
+            report.generations.push((s.clone(), from + 1, last));
+        }
+
+        let after = store
+            .mirrored(&format!("{}audit-watermark", layout::audit()))?
+            .and_then(|b| b.try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0);
+        let records = store.export_audit(after)?;
+        if let (Some(first), Some(last)) = (records.first(), records.last()) {
+            let path = layout::audit_run(first.0, last.0);
+            let payload = encode("audit run", &records)?;
+            let (new, bytes) = self.put_new(&path, &payload).await?;
+            if new {
+                report.blobs += 1;
+                report.bytes += bytes;
+            }
+            store.mark_mirrored(&[
+                (path, Vec::new()),
+                (
+                    format!("{}audit-watermark", layout::audit()),
+                    last.0.to_le_bytes().to_vec(),
+                ),
+            ])?;
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// The generation the mirror's HEAD of `s` points at, as this store
+    /// last saw it (or as the mirror says, when this store never pushed).
+    async fn mirrored_head(&self, store: &Store, s: &Stack) -> Result<u64, MirrorError> {
+        if let Some(b) = store.mirrored(&layout::head(s))?
+            && let Ok(arr) = <[u8; 8]>::try_from(b.as_slice())
+        {
+            return Ok(u64::from_le_bytes(arr));
+        }
+        match self.read_head(s).await? {
+            None => Ok(0),
+            Some((n, _)) => {
+                // The mirror has history this store never pushed: it must be
+                // the same history, or pushing would fork it.
+                let mine = store.export_generations(s, n.saturating_sub(1))?;
+                let theirs = self.read_generation(s, n).await?;
+                match mine.first() {
+                    Some(g) if g.number == n && *g == theirs => Ok(n),
+                    _ => Err(MirrorError::Diverged {
+                        stack: s.to_string(),
+                        what: format!("generation {n}"),
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn read_head(&self, s: &Stack) -> Result<Option<(u64, Etag)>, MirrorError> {
+        let path = layout::head(s);
+        match self.backend.get(&path).await {
+            Ok((sealed, etag)) => {
+                let bytes = envelope::open(self.keys.as_ref(), &path, &sealed)?;
+                let h: Head = decode(&path, &bytes)?;
+                Ok(Some((h.generation, etag)))
+            }
+            Err(BlobError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.blob(e)),
+        }
+    }
+
+    /// Moves HEAD from `from` to `to` by compare-and-swap.
+    async fn advance_head(
+        &self,
+        store: &Store,
+        s: &Stack,
+        from: u64,
+        to: u64,
+    ) -> Result<(), MirrorError> {
+        let path = layout::head(s);
+        let payload = encode("head", &Head { generation: to })?;
+        let sealed = envelope::seal(self.keys.as_ref(), &path, &payload)?;
+        let current = self.read_head(s).await?;
+        let r = match current {
+            None if from == 0 => self.backend.put_new(&path, &sealed).await,
+            Some((n, etag)) if n == from => self.backend.put_if(&path, &sealed, &etag).await,
+            Some((n, _)) if n >= to => {
+                // Already there (an interrupted push finished elsewhere).
+                store.mark_mirrored(&[(path, to.to_le_bytes().to_vec())])?;
+                return Ok(());
+            }
+            other => {
+                return Err(MirrorError::Diverged {
+                    stack: s.to_string(),
+                    what: format!(
+                        "HEAD (the mirror is at generation {}, this store last pushed {from})",
+                        other.map_or(0, |(n, _)| n)
+                    ),
+                });
+            }
+        };
+        match r {
+            Ok(_) => {
+                store.mark_mirrored(&[(path, to.to_le_bytes().to_vec())])?;
+                Ok(())
+            }
+            Err(BlobError::Exists { .. } | BlobError::Changed { .. }) => {
+                Err(MirrorError::Diverged {
+                    stack: s.to_string(),
+                    what: "HEAD (it moved while this push ran)".into(),
+                })
+            }
+            Err(e) => Err(self.blob(e)),
+        }
+    }
+
+    /// Reads generation `n` of `s` back from its chunks.
+    async fn read_generation(&self, s: &Stack, n: u64) -> Result<GenerationRows, MirrorError> {
+        let first_path = layout::chunk(s, n, 0);
+        let (bytes, _) = self.get(&first_path).await?;
+        let first: Chunk = decode(&first_path, &bytes)?;
+        let mut g = GenerationRows {
+            stack: s.key(),
+            number: n,
+            generation: first
+                .generation
+                .clone()
+                .ok_or_else(|| MirrorError::Corrupt {
+                    path: first_path.clone(),
+                    message: "chunk 0 carries no generation record".into(),
+                })?,
+            deltas: first.deltas,
+            checkpoints: first.checkpoints,
+            backup: first.backup,
+        };
+        for k in 1..first.count {
+            let path = layout::chunk(s, n, k);
+            let (bytes, _) = self.get(&path).await?;
+            let c: Chunk = decode(&path, &bytes)?;
+            g.deltas.extend(c.deltas);
+        }
+        Ok(g)
+    }
+
+    /// Takes the stack's apply lease (`secs` long; renew it with
+    /// [`Mirror::renew_stack`]) and records who holds it. Fails with
+    /// [`MirrorError::Locked`] naming the holder when someone else does.
+    pub async fn lease_stack(
+        &self,
+        s: &Stack,
+        holder: &str,
+        secs: u32,
+    ) -> Result<LeaseId, MirrorError> {
+        let path = layout::lock(s);
+        match self.backend.lease(&path, secs).await {
+            Ok(id) => {
+                let info = format!("{}holder", layout::stack(s));
+                // Who holds it, for the loser's message: bookkeeping, so it
+                // is replaced rather than versioned.
+                let _ = self.backend.delete(&info).await;
+                let _ = self.backend.put_new(&info, holder.as_bytes()).await;
+                Ok(id)
+            }
+            Err(BlobError::Leased { .. }) => {
+                let who = self
+                    .backend
+                    .get(&format!("{}holder", layout::stack(s)))
+                    .await
+                    .ok()
+                    .map(|(b, _)| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_else(|| "another machine".into());
+                Err(MirrorError::Locked {
+                    stack: s.to_string(),
+                    estate: s.estate.clone(),
+                    env: s.env.clone(),
+                    path: format!("{path}, held by {who}"),
+                })
+            }
+            Err(e) => Err(self.blob(e)),
+        }
+    }
+
+    /// Renews the stack's apply lease.
+    pub async fn renew_stack(&self, s: &Stack, lease: &LeaseId) -> Result<(), MirrorError> {
+        self.backend
+            .renew(&layout::lock(s), lease)
+            .await
+            .map_err(|e| self.blob(e))
+    }
+
+    /// Releases the stack's apply lease.
+    pub async fn release_stack(&self, s: &Stack, lease: &LeaseId) -> Result<(), MirrorError> {
+        self.backend
+            .release(&layout::lock(s), lease)
+            .await
+            .map_err(|e| self.blob(e))
+    }
+
+    /// Breaks whatever lease is on the stack (force-unlock).
+    pub async fn break_stack(&self, s: &Stack) -> Result<(), MirrorError> {
+        self.backend
+            .break_lease(&layout::lock(s))
+            .await
+            .map_err(|e| self.blob(e))
+    }
+
+    /// How far behind the mirror is, per stack.
+    pub async fn status(
+        &self,
+        store: &Store,
+        stacks: &[Stack],
+    ) -> Result<Vec<StackStatus>, MirrorError> {
+        let stacks = if stacks.is_empty() {
+            store.stacks()?
+        } else {
+            stacks.to_vec()
+        };
+        let mut out = Vec::new();
+        for s in stacks {
+            let gens = store.export_generations(&s, 0)?;
+            let local = gens.last().map_or(0, |g| g.number);
+            let mirrored = match self.read_head(&s).await {
+                Ok(h) => Some(h.map_or(0, |(n, _)| n)),
+                Err(MirrorError::Blob { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let known = mirrored.unwrap_or_else(|| {
+                store
+                    .mirrored(&layout::head(&s))
+                    .ok()
+                    .flatten()
+                    .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+                    .map_or(0, u64::from_le_bytes)
+            });
+            let behind_since = if local > known {
+                store.generation(&s, known + 1).ok().map(|g| g.ended_at)
+            } else {
+                None
+            };
+            out.push(StackStatus {
+                stack: s,
+                local,
+                mirrored,
+                behind_since,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds history from the mirror into `store` (normally empty),
+    /// verifying every object.
+    pub async fn restore(
+        &self,
+        store: &Store,
+        filter: &RestoreFilter,
+        progress: &mut dyn Progress,
+    ) -> Result<RestoreReport, MirrorError> {
+        let started = Instant::now();
+        let mut report = RestoreReport::default();
+
+        match self.get(&layout::data_key()).await {
+            Ok((bytes, _)) => {
+                let arr: [u8; 32] = bytes.try_into().map_err(|_| MirrorError::Corrupt {
+                    path: layout::data_key(),
+                    message: "the data key is not 32 bytes".into(),
+                })?;
+                store.import_data_key(&DataKey::from_bytes(arr))?;
+            }
+            Err(MirrorError::Blob {
+                source: BlobError::NotFound { .. },
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+
+        let have: BTreeSet<Digest> = store.object_digests()?.into_iter().collect();
+        let mut wanted = Vec::new();
+        for path in self
+            .backend
+            .list(&layout::objects())
+            .await
+            .map_err(|e| self.blob(e))?
+        {
+            let hex = path.trim_start_matches(&layout::objects());
+            let d: Digest =
+                hex.parse()
+                    .map_err(|e: crate::model::DigestError| MirrorError::Corrupt {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+            if !have.contains(&d) {
+                wanted.push((path, d));
+            }
+        }
+        let total = wanted.len();
+        let mut batch = Vec::new();
+        let mut set = tokio::task::JoinSet::new();
+        let mut queue = wanted.into_iter();
+        let mut done = 0;
+        loop {
+            while set.len() < PARALLEL {
+                let Some((path, d)) = queue.next() else {
+                    break;
+                };
+                let me = self.clone();
+                set.spawn(async move {
+                    let r = me.get(&path).await;
+                    (path, d, r)
+                });
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            let (_, d, r) = joined.map_err(|e| MirrorError::Bug(e.to_string()))?;
+            let (bytes, _) = r?;
+            report.bytes += bytes.len() as u64;
+            batch.push((d, bytes));
+            done += 1;
+            progress.update(done, total, report.bytes);
+            if batch.len() >= 1024 {
+                report.objects += store.import_objects(&std::mem::take(&mut batch))?;
+            }
+        }
+        report.objects += store.import_objects(&batch)?;
+
+        let mut releases = Vec::new();
+        for path in self
+            .backend
+            .list(&layout::releases())
+            .await
+            .map_err(|e| self.blob(e))?
+        {
+            let rest = path.trim_start_matches(&layout::releases());
+            let Some((estate, version)) = rest.split_once('/') else {
+                continue;
+            };
+            if filter.estate.as_deref().is_some_and(|e| e != estate) {
+                continue;
+            }
+            let (bytes, _) = self.get(&path).await?;
+            report.bytes += bytes.len() as u64;
+            releases.push(ReleaseRow {
+                estate: estate.to_string(),
+                version: version.to_string(),
+                bytes,
+            });
+        }
+        report.releases = store.import_releases(&releases)?;
+
+        let heads: Vec<Stack> = self
+            .backend
+            .list(&layout::stacks())
+            .await
+            .map_err(|e| self.blob(e))?
+            .iter()
+            .filter_map(|p| layout::parse_head(p))
+            .filter(|s| filter.estate.as_deref().is_none_or(|e| e == s.estate))
+            .filter(|s| filter.env.as_deref().is_none_or(|e| e == s.env))
+            .collect();
+        let mut marks = Vec::new();
+        for s in heads {
+            let Some((head, _)) = self.read_head(&s).await? else {
+                continue;
+            };
+            let upto = filter.generation.map_or(head, |g| g.min(head));
+            let local = store
+                .export_generations(&s, 0)?
+                .last()
+                .map_or(0, |g| g.number);
+            let mut gens = Vec::new();
+            for n in (local + 1)..=upto {
+                gens.push(self.read_generation(&s, n).await?);
+            }
+            let count = store.import_generations(&gens)?;
+            report.generations.push((s.clone(), upto, count));
+            if upto == head {
+                marks.push((layout::head(&s), head.to_le_bytes().to_vec()));
+            }
+        }
+
+        let mut audit = Vec::new();
+        for path in self
+            .backend
+            .list(&layout::audit())
+            .await
+            .map_err(|e| self.blob(e))?
+        {
+            let (bytes, _) = self.get(&path).await?;
+            report.bytes += bytes.len() as u64;
+            let run: Vec<(u64, Vec<u8>)> = decode(&path, &bytes)?;
+            audit.extend(run);
+        }
+        report.audit = store.import_audit(&audit)?;
+        store.mark_mirrored(&marks)?;
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+}
+
+/// Splits a generation into chunks of at most [`CHUNK_ROWS`] delta rows.
+fn chunks_of(s: &Stack, g: GenerationRows) -> Result<Vec<(String, Vec<u8>)>, MirrorError> {
+    let rows: Vec<Vec<(u64, Vec<u8>)>> = if g.deltas.is_empty() {
+        vec![Vec::new()]
+    } else {
+        g.deltas.chunks(CHUNK_ROWS).map(<[_]>::to_vec).collect()
+    };
+    let count = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::new();
+    for (k, deltas) in rows.into_iter().enumerate() {
+        let k = u32::try_from(k).unwrap_or(u32::MAX);
+        let first = k == 0;
+        let c = Chunk {
+            count,
+            generation: first.then(|| g.generation.clone()),
+            backup: if first { g.backup.clone() } else { None },
+            checkpoints: if first {
+                g.checkpoints.clone()
+            } else {
+                Vec::new()
+            },
+            deltas,
+        };
+        out.push((
+            layout::chunk(s, g.number, k),
+            encode("generation chunk", &c)?,
+        ));
+    }
+    Ok(out)
+}

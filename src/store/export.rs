@@ -1,0 +1,434 @@
+//! Raw export and import of the store's durable records, for the mirror.
+//!
+//! Rows travel as the codec bytes they are stored as (format byte and
+//! checksum included), so the mirror holds exactly what the store holds and
+//! nothing is re-encoded on the way. Import decodes and checks every row
+//! before it writes anything, writes in one transaction, and never
+//! overwrites a row that differs: a restore either yields the mirrored
+//! history or fails naming what did not fit.
+//!
+//! The journal and locks are not exported: they describe this machine's
+//! operations in flight, not history.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::backups::Backup;
+use super::codec;
+use super::db::Store;
+use super::error::StoreError;
+use super::object::Object;
+use super::schema;
+use crate::keys::{DataKey, KeyProvider as _, WrappedKey};
+use crate::model::{AuditEntry, Checkpoint, Digest, Generation, Outcome, Release, Stack};
+
+/// One settled generation and the rows that belong to it alone.
+///
+/// Invariant: `deltas` are exactly the stack's delta rows with sequence
+/// numbers after the previous generation's last row, up to this one's; the
+/// checkpoints are those taken within that range.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationRows {
+    /// The stack key, `estate/env`.
+    pub stack: String,
+    /// The generation number.
+    pub number: u64,
+    /// The generation record.
+    pub generation: Vec<u8>,
+    /// Its delta rows, by sequence number.
+    pub deltas: Vec<(u64, Vec<u8>)>,
+    /// Checkpoints taken within its rows, by sequence number.
+    pub checkpoints: Vec<(u64, Vec<u8>)>,
+    /// The pre-apply backup of the generation before it, if one was taken.
+    pub backup: Option<Vec<u8>>,
+}
+
+/// A stored release row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRow {
+    /// The estate.
+    pub estate: String,
+    /// The canonical version.
+    pub version: String,
+    /// The release record.
+    pub bytes: Vec<u8>,
+}
+
+fn corrupt(table: &'static str, key: String, source: codec::CodecError) -> StoreError {
+    StoreError::Corrupt { table, key, source }
+}
+
+impl Store {
+    /// Every object digest in the store.
+    pub fn object_digests(&self) -> Result<Vec<Digest>, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(schema::OBJECTS)?;
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                let (k, _) = row?;
+                let bytes: [u8; 32] = k.value().try_into().map_err(|_| {
+                    corrupt(
+                        "objects",
+                        format!("{:02x?}", k.value()),
+                        codec::CodecError::Truncated(k.value().len()),
+                    )
+                })?;
+                out.push(Digest(bytes));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The raw bytes of one object.
+    pub fn object_bytes(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(schema::OBJECTS)?;
+            Ok(t.get(digest.0.as_slice())?.map(|g| g.value().to_vec()))
+        })
+    }
+
+    /// The settled generations of `stack` numbered above `after`, oldest
+    /// first, with their rows. An in-progress generation and everything
+    /// after it are left out (they are not history yet).
+    pub fn export_generations(
+        &self,
+        stack: &Stack,
+        after: u64,
+    ) -> Result<Vec<GenerationRows>, StoreError> {
+        let key = stack.key();
+        self.read(|r| {
+            let gens = r.open_table(schema::GENERATIONS)?;
+            let deltas = r.open_table(schema::DELTAS)?;
+            let checkpoints = r.open_table(schema::CHECKPOINTS)?;
+            let backups = r.open_table(schema::BACKUPS)?;
+            let mut out = Vec::new();
+            let mut prev_last = 0u64;
+            for row in gens.range((key.as_str(), 0)..=(key.as_str(), u64::MAX))? {
+                let (k, v) = row?;
+                let number = k.value().1;
+                let bytes = v.value().to_vec();
+                let g: Generation = codec::decode(&bytes)
+                    .map_err(|e| corrupt("generations", format!("{key}#{number}"), e))?;
+                if g.outcome == Outcome::InProgress {
+                    break;
+                }
+                let (from, to) = (prev_last, g.last_seq);
+                prev_last = g.last_seq;
+                if number <= after {
+                    continue;
+                }
+                let mut rows = Vec::new();
+                let mut cps = Vec::new();
+                if to > from {
+                    for d in deltas.range((key.as_str(), from + 1)..=(key.as_str(), to))? {
+                        let (k, v) = d?;
+                        rows.push((k.value().1, v.value().to_vec()));
+                    }
+                    for c in checkpoints.range((key.as_str(), from + 1)..=(key.as_str(), to))? {
+                        let (k, v) = c?;
+                        cps.push((k.value().1, v.value().to_vec()));
+                    }
+                }
+                let backup = backups
+                    .get((key.as_str(), number))?
+                    .map(|g| g.value().to_vec());
+                out.push(GenerationRows {
+                    stack: key.clone(),
+                    number,
+                    generation: bytes,
+                    deltas: rows,
+                    checkpoints: cps,
+                    backup,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every release row.
+    pub fn export_releases(&self) -> Result<Vec<ReleaseRow>, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(schema::RELEASES)?;
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                let (estate, version) = k.value();
+                out.push(ReleaseRow {
+                    estate: estate.to_string(),
+                    version: version.to_string(),
+                    bytes: v.value().to_vec(),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Audit records numbered above `after`, oldest first.
+    pub fn export_audit(&self, after: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(schema::AUDIT)?;
+            let mut out = Vec::new();
+            for row in t.range(after.saturating_add(1)..)? {
+                let (k, v) = row?;
+                out.push((k.value(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The key that seals sensitive values, unwrapped, if the store has
+    /// one: the mirror keeps it wrapped under the customer's key so a store
+    /// restored on another machine can still open its sealed values.
+    pub fn export_data_key(&self) -> Result<Option<DataKey>, StoreError> {
+        let bytes = self.read(|r| {
+            let meta = r.open_table(schema::META)?;
+            Ok(meta.get(schema::META_DATA_KEY)?.map(|g| g.value().to_vec()))
+        })?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let wrapped: WrappedKey =
+            codec::decode(&bytes).map_err(|e| corrupt("meta", schema::META_DATA_KEY.into(), e))?;
+        Ok(Some(self.provider()?.unwrap(&wrapped)?))
+    }
+
+    /// Installs the sensitive-value key from a mirror, wrapped under this
+    /// machine's key file. Refuses to replace a different key.
+    pub fn import_data_key(&self, key: &DataKey) -> Result<(), StoreError> {
+        if let Some(existing) = self.export_data_key()? {
+            if existing.bytes() == key.bytes() {
+                return Ok(());
+            }
+            return Err(StoreError::ImportConflict {
+                what: "the sensitive-value data key".into(),
+                detail: "this store already seals values with a different key; restore into an empty state directory".into(),
+            });
+        }
+        let wrapped = self.provider()?.wrap(key)?;
+        let bytes = codec::encode(&wrapped).map_err(|source| StoreError::Encode {
+            what: "wrapped key",
+            source,
+        })?;
+        self.write(|w| {
+            let mut meta = w.open_table(schema::META)?;
+            meta.insert(schema::META_DATA_KEY, bytes.as_slice())?;
+            Ok(())
+        })?;
+        self.key_cache().clear();
+        Ok(())
+    }
+
+    /// Imports objects, checking each against its digest and decoding it.
+    /// Returns how many were new.
+    pub fn import_objects(&self, objects: &[(Digest, Vec<u8>)]) -> Result<usize, StoreError> {
+        for (d, bytes) in objects {
+            if Digest::of(bytes) != *d {
+                return Err(corrupt("objects", d.to_hex(), codec::CodecError::Checksum));
+            }
+            codec::decode::<Object>(bytes).map_err(|e| corrupt("objects", d.to_hex(), e))?;
+        }
+        self.write(|w| {
+            let mut t = w.open_table(schema::OBJECTS)?;
+            let mut new = 0;
+            for (d, bytes) in objects {
+                if t.get(d.0.as_slice())?.is_none() {
+                    t.insert(d.0.as_slice(), bytes.as_slice())?;
+                    new += 1;
+                }
+            }
+            Ok(new)
+        })
+    }
+
+    /// Imports release rows (checked by decoding; an existing row must be
+    /// identical).
+    pub fn import_releases(&self, rows: &[ReleaseRow]) -> Result<usize, StoreError> {
+        for r in rows {
+            codec::decode::<Release>(&r.bytes)
+                .map_err(|e| corrupt("releases", format!("{}@{}", r.estate, r.version), e))?;
+        }
+        self.write(|w| {
+            let mut t = w.open_table(schema::RELEASES)?;
+            let mut new = 0;
+            for r in rows {
+                let key = (r.estate.as_str(), r.version.as_str());
+                let existing = t.get(key)?.map(|g| g.value().to_vec());
+                match existing {
+                    Some(b) if b == r.bytes => {}
+                    Some(_) => {
+                        return Err(StoreError::ImportConflict {
+                            what: format!("release {} {}", r.estate, r.version),
+                            detail: "this store holds a different release under that version"
+                                .into(),
+                        });
+                    }
+                    None => {
+                        t.insert(key, r.bytes.as_slice())?;
+                        new += 1;
+                    }
+                }
+            }
+            Ok(new)
+        })
+    }
+
+    /// Imports generations with their rows, in order. Each must continue
+    /// the stack's history: the next number, rows right after the last.
+    pub fn import_generations(&self, gens: &[GenerationRows]) -> Result<usize, StoreError> {
+        for g in gens {
+            let key = format!("{}#{}", g.stack, g.number);
+            let decoded: Generation =
+                codec::decode(&g.generation).map_err(|e| corrupt("generations", key.clone(), e))?;
+            if decoded.stack.key() != g.stack || decoded.number != g.number {
+                return Err(StoreError::ImportConflict {
+                    what: format!("generation {key}"),
+                    detail: format!(
+                        "the record inside is {}#{}",
+                        decoded.stack.key(),
+                        decoded.number
+                    ),
+                });
+            }
+            for (seq, b) in &g.deltas {
+                codec::decode::<super::generations::DeltaRow>(b)
+                    .map_err(|e| corrupt("deltas", format!("{}#{seq}", g.stack), e))?;
+            }
+            for (seq, b) in &g.checkpoints {
+                codec::decode::<Checkpoint>(b)
+                    .map_err(|e| corrupt("checkpoints", format!("{}#{seq}", g.stack), e))?;
+            }
+            if let Some(b) = &g.backup {
+                codec::decode::<Backup>(b).map_err(|e| corrupt("backups", key.clone(), e))?;
+            }
+        }
+        self.write(|w| {
+            let mut gt = w.open_table(schema::GENERATIONS)?;
+            let mut dt = w.open_table(schema::DELTAS)?;
+            let mut ct = w.open_table(schema::CHECKPOINTS)?;
+            let mut bt = w.open_table(schema::BACKUPS)?;
+            let mut new = 0;
+            for g in gens {
+                let s = g.stack.as_str();
+                if let Some(existing) = gt.get((s, g.number))?.map(|v| v.value().to_vec()) {
+                    if existing == g.generation {
+                        continue;
+                    }
+                    return Err(StoreError::ImportConflict {
+                        what: format!("generation {s}#{}", g.number),
+                        detail: "this store holds a different generation under that number".into(),
+                    });
+                }
+                let last = gt
+                    .range((s, 0)..=(s, u64::MAX))?
+                    .next_back()
+                    .transpose()?
+                    .map(|(k, _)| k.value().1)
+                    .unwrap_or(0);
+                if g.number != last + 1 {
+                    return Err(StoreError::ImportConflict {
+                        what: format!("generation {s}#{}", g.number),
+                        detail: format!("the stack's last generation here is {last}"),
+                    });
+                }
+                gt.insert((s, g.number), g.generation.as_slice())?;
+                for (seq, b) in &g.deltas {
+                    dt.insert((s, *seq), b.as_slice())?;
+                }
+                for (seq, b) in &g.checkpoints {
+                    ct.insert((s, *seq), b.as_slice())?;
+                }
+                if let Some(b) = &g.backup {
+                    bt.insert((s, g.number), b.as_slice())?;
+                }
+                new += 1;
+            }
+            Ok(new)
+        })
+        .inspect(|_| self.overlay_cache().clear())
+    }
+
+    /// Imports audit records (an existing record must be identical).
+    pub fn import_audit(&self, rows: &[(u64, Vec<u8>)]) -> Result<usize, StoreError> {
+        for (seq, b) in rows {
+            codec::decode::<AuditEntry>(b).map_err(|e| corrupt("audit", seq.to_string(), e))?;
+        }
+        self.write(|w| {
+            let mut t = w.open_table(schema::AUDIT)?;
+            let mut new = 0;
+            for (seq, b) in rows {
+                let existing = t.get(*seq)?.map(|v| v.value().to_vec());
+                match existing {
+                    Some(existing) if existing == *b => {}
+                    Some(_) => {
+                        return Err(StoreError::ImportConflict {
+                            what: format!("audit record {seq}"),
+                            detail: "this store holds a different record under that number".into(),
+                        });
+                    }
+                    None => {
+                        t.insert(*seq, b.as_slice())?;
+                        new += 1;
+                    }
+                }
+            }
+            Ok(new)
+        })
+    }
+
+    /// What this store recorded about mirror blob `path`, if anything.
+    pub fn mirrored(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|r| match r.open_table(schema::MIRRORED) {
+            Ok(t) => Ok(t.get(path)?.map(|g| g.value().to_vec())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    /// Every mirror blob path recorded under `prefix`.
+    pub fn mirrored_under(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        self.read(|r| {
+            let t = match r.open_table(schema::MIRRORED) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Default::default()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut out = std::collections::BTreeSet::new();
+            for row in t.range(prefix..)? {
+                let (k, _) = row?;
+                if !k.value().starts_with(prefix) {
+                    break;
+                }
+                out.insert(k.value().to_string());
+            }
+            Ok(out)
+        })
+    }
+
+    /// Records mirror blobs as pushed (path and a note, e.g. its etag or
+    /// the generation a HEAD points at).
+    pub fn mark_mirrored(&self, items: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.write(|w| {
+            let mut t = w.open_table(schema::MIRRORED)?;
+            for (k, v) in items {
+                t.insert(k.as_str(), v.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Forgets mirror bookkeeping under `prefix` (after blobs were pruned
+    /// or the mirror changed).
+    pub fn unmark_mirrored(&self, prefix: &str) -> Result<(), StoreError> {
+        self.write(|w| {
+            let mut t = w.open_table(schema::MIRRORED)?;
+            t.retain(|k, _| !k.starts_with(prefix))?;
+            Ok(())
+        })
+    }
+}
