@@ -424,7 +424,7 @@ pub fn keys(ctx: &Context, cmd: &KeysCommand, out: &mut dyn Write) -> Result<(),
                 Some(Keys::Local(p)) => p.clone(),
                 None => std::env::var_os("STATECTL_MIRROR_KEY_FILE")
                     .map(std::path::PathBuf::from)
-                    .unwrap_or_else(|| ctx.state_dir.join("mirror.key")),
+                    .unwrap_or_else(|| config::default_key_file(&ctx.state_dir)),
             };
             if path.exists() {
                 let k = LocalKeyFile::load(&path)?;

@@ -273,12 +273,9 @@ impl LocalDir {
             .parent()
             .ok_or_else(|| io("address", path, "no parent folder"))?;
         std::fs::create_dir_all(dir).map_err(|e| io("create folder for", path, e))?;
-        let lock_path = dir.join(format!(
-            ".lock.{}",
-            file.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
+        // One lock per folder: writers are few, and a lock file per blob
+        // would double the files.
+        let lock_path = dir.join(".lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

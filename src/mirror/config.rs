@@ -9,7 +9,7 @@
 //! # The key provider: "local" (a key file; development and tests) or
 //! # "azure-keyvault" (wrapKey/unwrapKey with RSA-OAEP-256 on a Key Vault key).
 //! keys = "local"
-//! key_file = ".statectl/mirror.key"          # local: default <state dir>/mirror.key
+//! key_file = "/secure/statectl-mirror.key"  # local: default ~/.config/statectl/mirror.key
 //! key_vault_key = "https://<vault>.vault.azure.net/keys/<name>"   # azure-keyvault
 //! # "apply": push at the end of every apply (the default, RPO 0);
 //! # "manual": only `statectl mirror push`.
@@ -94,6 +94,22 @@ pub struct ConfigError {
     pub origin: String,
     /// What is wrong and how to fix it.
     pub message: String,
+}
+
+/// Where the local mirror key lives by default: outside the state
+/// directory (`$XDG_CONFIG_HOME/statectl/mirror.key`, else
+/// `~/.config/statectl/mirror.key`), so losing the state directory does not
+/// lose the key that reads its mirror. Without a home directory, beside the
+/// state directory.
+pub fn default_key_file(state_dir: &Path) -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    match base {
+        Some(b) => b.join("statectl").join("mirror.key"),
+        None => state_dir.with_file_name(".statectl-mirror.key"),
+    }
 }
 
 /// Parses a mirror url: `dir:PATH` (relative to `project`), a bare path,
@@ -220,7 +236,7 @@ pub fn load(project: &Path, state_dir: &Path) -> Result<Option<MirrorConfig>, Co
             None => match get("key_file")? {
                 Some(p) if Path::new(&p).is_absolute() => PathBuf::from(p),
                 Some(p) => project.join(p),
-                None => state_dir.join("mirror.key"),
+                None => default_key_file(state_dir),
             },
         }),
         "azure-keyvault" => Keys::AzureKeyVault(get("key_vault_key")?.ok_or_else(|| {

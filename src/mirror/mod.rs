@@ -528,15 +528,17 @@ impl Mirror {
         match self.backend.lease(&path, secs).await {
             Ok(id) => {
                 let info = format!("{}holder", layout::stack(s));
-                // Who holds it, for the loser's message: bookkeeping, so it
-                // is replaced rather than versioned.
+                // Who holds it, for the loser's message (sealed like
+                // everything else: it names a person and a host). It is
+                // bookkeeping, so it is replaced rather than versioned.
                 let _ = self.backend.delete(&info).await;
-                let _ = self.backend.put_new(&info, holder.as_bytes()).await;
+                if let Ok(sealed) = envelope::seal(self.keys.as_ref(), &info, holder.as_bytes()) {
+                    let _ = self.backend.put_new(&info, &sealed).await;
+                }
                 Ok(id)
             }
             Err(BlobError::Leased { .. }) => {
                 let who = self
-                    .backend
                     .get(&format!("{}holder", layout::stack(s)))
                     .await
                     .ok()

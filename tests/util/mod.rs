@@ -2,6 +2,8 @@
 //! the real `statectl` binary.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod azurite;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,591 @@
+//! The state mirror through the real binary, on both backends: a local
+//! directory and Azure Blob Storage (Azurite, started by the test). Push on
+//! apply, O(1) pushes for small changes, restore of a lost store, no
+//! plaintext in the mirror, tampering and wrong keys refused with the
+//! object named, key rotation, leases between machines, an unreachable
+//! mirror never losing a commit, and refusing to fork a mirrored history.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+use std::path::{Path, PathBuf};
+
+use util::azurite::Azurite;
+use util::{Project, Run};
+
+const EST: &str = "chatwoot";
+
+/// A project with a mirror; `env` carries the mirror's settings.
+struct Mirrored {
+    p: Project,
+    env: Vec<(String, String)>,
+    keydir: tempfile::TempDir,
+}
+
+impl Mirrored {
+    fn dir(mirror: &Path) -> Self {
+        let p = Project::copy_of_repo();
+        p.write(
+            "statectl.toml",
+            &format!("[mirror]\nurl = \"dir:{}\"\n", mirror.display()),
+        );
+        Self::with(p, Vec::new())
+    }
+
+    fn azurite(az: &Azurite, container: &str) -> Self {
+        let p = Project::copy_of_repo();
+        let env = vec![
+            (
+                "STATECTL_MIRROR".to_string(),
+                format!("{}/{container}", az.account_url()),
+            ),
+            ("STATECTL_MIRROR_SAS".to_string(), az.sas()),
+            ("STATECTL_MIRROR_RETRIES".to_string(), "0".to_string()),
+        ];
+        Self::with(p, env)
+    }
+
+    fn with(p: Project, mut env: Vec<(String, String)>) -> Self {
+        let keydir = tempfile::tempdir().unwrap();
+        env.push((
+            "STATECTL_MIRROR_KEY_FILE".into(),
+            keydir.path().join("mirror.key").display().to_string(),
+        ));
+        Mirrored { p, env, keydir }
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.keydir.path().join("mirror.key")
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.p.run_with(&env, args)
+    }
+
+    fn apply(&self, version: &str) -> Run {
+        let r = self.run(&[
+            "apply",
+            "--estate",
+            EST,
+            "--env",
+            "dev",
+            "--version",
+            version,
+            "--auto-approve",
+        ]);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        r
+    }
+
+    fn bump_redis(&self) {
+        let data = self.p.read("specs/chatwoot/data.toml");
+        let n = if data.contains("capacity = 1\n") {
+            2
+        } else {
+            1
+        };
+        self.p.write(
+            "specs/chatwoot/data.toml",
+            &data.replacen(
+                &format!("capacity = {}\n", 3 - n),
+                &format!("capacity = {n}\n"),
+                1,
+            ),
+        );
+    }
+
+    fn lose_store(&self) {
+        std::fs::remove_dir_all(self.p.state_dir()).unwrap();
+    }
+
+    fn snapshot(&self) -> (String, String, String) {
+        let h = self.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
+        let s = self.run(&["state", "pull", "--estate", EST, "--env", "dev"]);
+        let a = self.run(&["audit", "--json"]);
+        (h.stdout, s.stdout, a.stdout)
+    }
+}
+
+/// The number of blobs a push wrote, from `mirrored to ...: N blob(s)`.
+fn blobs_pushed(r: &Run) -> usize {
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("mirrored to "))
+        .unwrap_or_else(|| panic!("no push reported:\n{}\n{}", r.stdout, r.stderr));
+    line.split(": ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read `{line}`"))
+}
+
+/// Push on apply, O(1) second push, lose the store, restore, same history.
+fn round_trip(m: &Mirrored) {
+    let first = blobs_pushed(&m.apply("v1.0.0"));
+    assert!(first > 100, "the first push carries the estate: {first}");
+    m.bump_redis();
+    let second = blobs_pushed(&m.apply("v1.1.0"));
+    assert!(
+        second <= 16,
+        "a one-resource change pushes O(1) blobs, not the estate: {second}"
+    );
+    let before = m.snapshot();
+
+    let r = m.run(&["mirror", "status"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("chatwoot/dev"), "{}", r.stdout);
+
+    m.lose_store();
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("chatwoot/dev: 2 generation(s) restored, now at generation 2"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("(the state's RTO)"), "{}", r.stdout);
+    assert!(r.stdout.contains("store check: ok"), "{}", r.stdout);
+    assert_eq!(
+        m.snapshot(),
+        before,
+        "the restored history equals the original"
+    );
+
+    // Nothing to do after a restore: the mirror is current and the plan empty.
+    let r = m.run(&["mirror", "push"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("pushed 1 blob(s)") || r.stdout.contains("pushed 0 blob(s)"),
+        "{}",
+        r.stdout
+    );
+    let r = m.run(&[
+        "plan",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--version",
+        "v1.1.0",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+fn local_directory_round_trip_and_no_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mirrored::dir(dir.path());
+    round_trip(&m);
+
+    // No plaintext: resource names, secrets and tags never appear in a blob.
+    let mut files = 0;
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        files += 1;
+        for needle in [
+            &b"chatwoot-dev-redis-eastus"[..],
+            b"platform-team@chatwoot.example",
+            b"Microsoft.Cache",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds `{}` in clear",
+                entry.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    assert!(files > 100);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn tampering_moving_and_wrong_keys_are_refused_naming_the_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mirrored::dir(dir.path());
+    m.apply("v1.0.0");
+    let objects: Vec<PathBuf> = walk(&dir.path().join("v1/objects"));
+    let (a, b) = (&objects[0], &objects[1]);
+
+    // A flipped byte.
+    let saved = std::fs::read(a).unwrap();
+    let mut bad = saved.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(a, &bad).unwrap();
+    m.lose_store();
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let name = a.strip_prefix(dir.path()).unwrap().display().to_string();
+    assert!(
+        r.stderr
+            .contains(&format!("{name}: cannot decrypt mirror object {name}")),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(a, &saved).unwrap();
+
+    // An object moved over another: bound to its path, it does not open.
+    let saved_b = std::fs::read(b).unwrap();
+    std::fs::copy(a, b).unwrap();
+    std::fs::remove_dir_all(m.p.state_dir()).ok();
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("wrong key, or the data was altered or moved"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(b, &saved_b).unwrap();
+
+    // Another key file.
+    std::fs::remove_dir_all(m.p.state_dir()).ok();
+    let other = tempfile::tempdir().unwrap();
+    let mut env: Vec<(&str, &str)> = Vec::new();
+    let other_key = other.path().join("k").display().to_string();
+    env.push(("STATECTL_MIRROR_KEY_FILE", &other_key));
+    let r = m.p.run_with(&env, &["keys", "init"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = m.p.run_with(&env, &["mirror", "restore"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("data key was wrapped by local key"),
+        "{}",
+        r.stderr
+    );
+    // A missing key file says what to do.
+    let gone = other.path().join("nope").display().to_string();
+    let r = m.p.run_with(
+        &[("STATECTL_MIRROR_KEY_FILE", &gone)],
+        &["mirror", "restore"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("does not exist: copy it from where you keep it"),
+        "{}",
+        r.stderr
+    );
+
+    // With everything back in place, the restore works.
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn key_rotation_rewraps_without_reencrypting() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mirrored::dir(dir.path());
+    m.apply("v1.0.0");
+    let obj = walk(&dir.path().join("v1/objects")).remove(0);
+    let before = std::fs::read(&obj).unwrap();
+    let r = m.run(&["keys", "rotate"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("version 2 is now current"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("payloads unchanged"), "{}", r.stdout);
+    let after = std::fs::read(&obj).unwrap();
+    assert_ne!(before, after, "the wrapped key changed");
+    // The sealed payload (after the header) is byte-for-byte the same.
+    let payload = |b: &[u8]| {
+        let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        b[8 + len..].to_vec()
+    };
+    assert_eq!(payload(&before), payload(&after));
+    let header = String::from_utf8_lossy(&after[8..]).to_string();
+    assert!(header.contains("\"key_version\":\"2\""), "{header}");
+    // Key file has two versions; everything still restores.
+    let key = std::fs::read_to_string(m.key_file()).unwrap();
+    assert_eq!(key.lines().count(), 3, "{key}");
+    m.lose_store();
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_lease_held_elsewhere_refuses_the_apply_until_force_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mirrored::dir(dir.path());
+    m.apply("v1.0.0");
+    // Another machine holds the lease.
+    let stack = dir.path().join("v1/stacks/chatwoot/dev");
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 600_000;
+    std::fs::write(stack.join("lock.lease"), format!("otherlease {until}")).unwrap();
+    // The holder record is sealed like every blob: write it as that machine would.
+    let keys = statectl::keys::LocalKeyFile::load(&m.key_file()).unwrap();
+    let sealed = statectl::mirror::envelope::seal(
+        &keys,
+        "v1/stacks/chatwoot/dev/holder",
+        b"ci@runner-7 (pid 4242)",
+    )
+    .unwrap();
+    std::fs::write(stack.join("holder"), sealed).unwrap();
+    m.bump_redis();
+    let r = m.run(&[
+        "apply",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--version",
+        "v1.1.0",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("chatwoot/dev is being applied from another machine"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("held by ci@runner-7 (pid 4242)"),
+        "{}",
+        r.stderr
+    );
+    let h = m.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&h.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let r = m.run(&[
+        "force-unlock",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--reason",
+        "runner-7 is gone",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("broke the mirror lease on chatwoot/dev"),
+        "{}",
+        r.stdout
+    );
+    m.apply("v1.1.0");
+    assert!(
+        !stack.join("lock.lease").exists(),
+        "released after the apply"
+    );
+}
+
+#[test]
+fn an_unreachable_mirror_never_loses_a_commit_and_the_lag_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the mirror directory should be: every write fails.
+    let blocked = dir.path().join("mirror");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let m = Mirrored::dir(&blocked);
+    let r = m.apply("v1.0.0");
+    assert!(
+        r.stdout
+            .contains("warning: could not take the mirror lease"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("warning: the mirror push failed, the local state is safe"),
+        "{}",
+        r.stdout
+    );
+    let r = m.run(&["mirror", "status"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("1 stack(s) are not fully mirrored"),
+        "{}",
+        r.stderr
+    );
+
+    // The mirror comes back: one push catches up.
+    std::fs::remove_file(&blocked).unwrap();
+    let r = m.run(&["mirror", "push"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("chatwoot/dev: generation 1"),
+        "{}",
+        r.stdout
+    );
+    let r = m.run(&["mirror", "status", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j[0]["generations_behind"], 0);
+}
+
+#[test]
+fn a_second_store_cannot_fork_a_mirrored_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Mirrored::dir(dir.path());
+    a.apply("v1.0.0");
+    // Another project (another machine) with its own store and the same key.
+    let b = Mirrored::dir(dir.path());
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    b.bump_redis();
+    let r = b.run(&[
+        "apply",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--version",
+        "v1.0.0",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("warning: the mirror push failed"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("the mirror's history differs from this store's"),
+        "{}",
+        r.stdout
+    );
+    // The first store's history is untouched in the mirror.
+    a.lose_store();
+    let r = a.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn azurite_round_trip_leases_and_conditions() {
+    let az = Azurite::start();
+    let m = Mirrored::azurite(&az, "statectl");
+    round_trip(&m);
+
+    let r = m.run(&["mirror", "check"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Azure Blob Storage http://127.0.0.1:"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("(SAS token)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("blob versioning: not reported"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("1 stack HEAD(s) open with the configured key"),
+        "{}",
+        r.stdout
+    );
+    // The SAS never appears in output.
+    let sig = az.sas();
+    let sig = sig.split("sig=").nth(1).unwrap();
+    assert!(!r.stdout.contains(sig) && !r.stderr.contains(sig));
+
+    // Key rotation on Azure: re-wrap with If-Match, then a full restore.
+    let r = m.run(&["keys", "rotate"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    m.lose_store();
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A wrong SAS is refused with the status, and no signature in the text.
+    let mut bad = Mirrored::azurite(&az, "statectl");
+    for (k, v) in &mut bad.env {
+        if k == "STATECTL_MIRROR_SAS" {
+            *v = v.replace("sig=", "sig=AAAA");
+        }
+    }
+    std::fs::copy(m.key_file(), bad.key_file()).unwrap();
+    let r = bad.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("HTTP 403"), "{}", r.stderr);
+    assert!(!r.stderr.contains("sig="), "{}", r.stderr);
+}
+
+#[test]
+fn azurite_blob_semantics_create_only_if_match_and_leases() {
+    use statectl::mirror::{Backend, BlobError, azure::AzureBlob};
+    let az = Azurite::start();
+    // SAFETY of the env: the retry setting is read when the client is built.
+    let b = Backend::Azure(Box::new(
+        AzureBlob::new(&az.account_url(), "semantics", Some(&az.sas())).unwrap(),
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let e1 = b.put_new("x/a", b"one").await.unwrap();
+        assert!(matches!(
+            b.put_new("x/a", b"two").await,
+            Err(BlobError::Exists { .. })
+        ));
+        let e2 = b.put_if("x/a", b"two", &e1).await.unwrap();
+        assert!(matches!(
+            b.put_if("x/a", b"three", &e1).await,
+            Err(BlobError::Changed { .. })
+        ));
+        let (bytes, e) = b.get("x/a").await.unwrap();
+        assert_eq!((bytes.as_slice(), e), (&b"two"[..], e2));
+        assert!(matches!(
+            b.get("x/none").await,
+            Err(BlobError::NotFound { .. })
+        ));
+        for i in 0..7 {
+            b.put_new(&format!("x/list/{i}"), b"").await.unwrap();
+        }
+        assert_eq!(b.list("x/list/").await.unwrap().len(), 7);
+        let l = b.lease("x/lock", 15).await.unwrap();
+        assert!(matches!(
+            b.lease("x/lock", 15).await,
+            Err(BlobError::Leased { .. })
+        ));
+        b.renew("x/lock", &l).await.unwrap();
+        b.release("x/lock", &l).await.unwrap();
+        let _l2 = b.lease("x/lock", 15).await.unwrap();
+        b.break_lease("x/lock").await.unwrap();
+        b.lease("x/lock", 15).await.unwrap();
+        b.delete("x/a").await.unwrap();
+        b.delete("x/a").await.unwrap();
+        let props = b.properties().await.unwrap();
+        assert_eq!(props.versioning, None);
+    });
+}
