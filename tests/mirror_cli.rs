@@ -589,3 +589,156 @@ fn azurite_blob_semantics_create_only_if_match_and_leases() {
         assert_eq!(props.versioning, None);
     });
 }
+
+#[test]
+fn prune_undelete_gc_and_legal_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mirrored::dir(dir.path());
+    m.apply("v1.0.0");
+    for v in ["v1.1.0", "v1.2.0", "v1.3.0"] {
+        m.bump_redis();
+        m.apply(v);
+    }
+    let stack = ["--estate", EST, "--env", "dev"];
+    let full = m.snapshot().1;
+    let gens = |m: &Mirrored| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path().join("v1/stacks/chatwoot/dev/gen"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        v.sort();
+        let _ = m;
+        v
+    };
+
+    // Prune all but the newest two: 1 and 2 go to tombstones.
+    let r = m.run(
+        &[
+            &["mirror", "prune", "--keep", "2", "--reason", "retention"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("moved generation(s) 1..2 to tombstones, recoverable with `statectl mirror undelete` for 7 days"), "{}", r.stdout);
+    assert_eq!(gens(&m), vec!["0000000003.0000", "0000000004.0000"]);
+    let audit = m.run(&["audit"]).stdout;
+    assert!(
+        audit.contains("mirror.prune") && audit.contains("retention"),
+        "{audit}"
+    );
+
+    // What is kept still restores to the same state, from its base.
+    let saved = m.p.path().join("saved-state");
+    std::fs::rename(m.p.state_dir(), &saved).unwrap();
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("chatwoot/dev: 2 generation(s) restored, now at generation 4"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        m.snapshot().1,
+        full,
+        "the pruned mirror restores the same latest state"
+    );
+    let r = m.run(
+        &[
+            &["plan", "--version", "v1.3.0", "--detailed-exitcode"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    std::fs::remove_dir_all(m.p.state_dir()).unwrap();
+    std::fs::rename(&saved, m.p.state_dir()).unwrap();
+
+    // Undelete brings them back, byte for byte.
+    let r = m.run(&[&["mirror", "undelete"][..], &stack].concat());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("generation(s) 1..2 are back"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(gens(&m).len(), 4);
+
+    // A legal hold on 2 stops pruning at 2; gc never purges a held one.
+    let r = m.run(
+        &[
+            &["mirror", "hold", "set", "2", "--reason", "LH-7"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = m.run(&[&["mirror", "prune", "--keep", "1"][..], &stack].concat());
+    assert!(
+        r.stdout.contains("moved generation(s) 1 to tombstones"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("kept generation 2 and later: under legal hold"),
+        "{}",
+        r.stdout
+    );
+    // Within retention, gc keeps the tombstone; past it, purges it.
+    let r = m.run(&["mirror", "gc"]);
+    assert!(
+        r.stdout
+            .contains("purged 0 tombstone(s); kept 1 within retention"),
+        "{}",
+        r.stdout
+    );
+    let later = [("STATECTL_NOW", "2099-01-01T00:00:00Z")];
+    let mut env: Vec<(&str, &str)> = m
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.extend(later);
+    let r = m.p.run_with(&env, &["mirror", "gc"]);
+    assert!(r.stdout.contains("purged 1 tombstone(s)"), "{}", r.stdout);
+    let r = m.run(&[&["mirror", "undelete"][..], &stack].concat());
+    assert!(
+        r.stdout.contains("no tombstones to bring back"),
+        "{}",
+        r.stdout
+    );
+    // The hold is listed, and clearing it is audited.
+    let r = m.run(&[&["mirror", "hold", "list"][..], &stack].concat());
+    assert!(r.stdout.contains("LH-7"), "{}", r.stdout);
+    let r = m.run(
+        &[
+            &["mirror", "hold", "clear", "2", "--reason", "LH-7 closed"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert!(
+        r.stdout.contains("lifted the legal hold on generation 2"),
+        "{}",
+        r.stdout
+    );
+    let audit = m.run(&["audit"]).stdout;
+    assert!(
+        audit.contains("mirror.hold.set")
+            && audit.contains("mirror.hold.clear")
+            && audit.contains("mirror.gc"),
+        "{audit}"
+    );
+    // A hold on a generation that is not there is refused.
+    let r = m.run(&[&["mirror", "hold", "set", "1", "--reason", "x"][..], &stack].concat());
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("has no generation 1 in the mirror (present: 2..4)"),
+        "{}",
+        r.stderr
+    );
+}

@@ -716,6 +716,82 @@ pub enum MirrorCommand {
     /// Check the mirror: every stack's HEAD opens, and the account's data protection settings.
     #[command(after_help = "Example:\n  statectl mirror check")]
     Check,
+    /// Move a stack's oldest generations to tombstones (soft delete), keeping the newest.
+    #[command(
+        after_help = "Pruned generations stay in tombstones for the environment's state_retention_days (30 in prod), recoverable with `mirror undelete`, until `mirror gc` purges them. Generations under legal hold, and everything after the oldest held one, are kept. The newest generation is always kept, and the ones kept still restore. Audited.\n\nExamples:\n  statectl mirror prune --estate chatwoot --env dev --keep 20\n  statectl mirror prune --estate chatwoot --env prod --older-than 90d --reason \"quarterly retention\""
+    )]
+    Prune {
+        /// The stack.
+        #[command(flatten)]
+        stack: Stack,
+        /// Keep the newest N generations.
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "older_than",
+            required_unless_present = "older_than"
+        )]
+        keep: Option<u64>,
+        /// Prune generations that ended more than this long ago, e.g. 90d.
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Bring a stack's pruned generations back from their tombstones.
+    #[command(after_help = "Example:\n  statectl mirror undelete --estate chatwoot --env prod")]
+    Undelete {
+        /// The stack.
+        #[command(flatten)]
+        stack: Stack,
+    },
+    /// Purge tombstones older than their environment's retention; never a held generation's.
+    #[command(after_help = "Example:\n  statectl mirror gc")]
+    Gc,
+    /// Legal holds: generations that are never pruned or purged until the hold is cleared.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+}
+
+/// `statectl mirror hold ...`
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Put a generation under legal hold.
+    #[command(
+        after_help = "Example:\n  statectl mirror hold set 41 --estate chatwoot --env prod --reason \"litigation hold LH-7\""
+    )]
+    Set {
+        /// The generation.
+        generation: u64,
+        /// The stack.
+        #[command(flatten)]
+        stack: Stack,
+        /// Why (required; recorded in the hold and the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a legal hold.
+    #[command(
+        after_help = "Example:\n  statectl mirror hold clear 41 --estate chatwoot --env prod --reason \"LH-7 closed\""
+    )]
+    Clear {
+        /// The generation.
+        generation: u64,
+        /// The stack.
+        #[command(flatten)]
+        stack: Stack,
+        /// Why (required; recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// List the legal holds of a stack.
+    #[command(after_help = "Example:\n  statectl mirror hold list --estate chatwoot --env prod")]
+    List {
+        /// The stack.
+        #[command(flatten)]
+        stack: Stack,
+    },
 }
 
 /// `statectl keys ...`

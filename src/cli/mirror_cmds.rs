@@ -6,12 +6,13 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::CliError;
-use super::args::{KeysCommand, MirrorCommand, Selection};
+use super::args::{HoldCommand, KeysCommand, MirrorCommand, Selection};
 use super::context::Context;
 use crate::keys::{KeyProvider, LocalKeyFile};
 use crate::mirror::config::{self, Keys, Location, MirrorConfig};
 use crate::mirror::{
     Backend, LocalDir, Mirror, MirrorError, Progress, RestoreFilter, azure, envelope, layout,
+    retention,
 };
 use crate::model::{Interval, Stack};
 
@@ -338,6 +339,121 @@ pub fn mirror(ctx: &Context, cmd: &MirrorCommand, out: &mut dyn Write) -> Result
             )?;
             Ok(())
         }
+        MirrorCommand::Prune {
+            stack,
+            keep,
+            older_than,
+            reason,
+        } => {
+            let s = ctx.stack(&stack.estate, &stack.env)?;
+            let (m, _) = required(ctx, false, out)?;
+            let store = ctx.existing_store()?;
+            let now = ctx.clock.now();
+            let rule = match (keep, older_than) {
+                (Some(k), _) => retention::PruneRule::Keep(*k),
+                (None, Some(age)) => {
+                    let i: Interval = age.parse().map_err(|e| {
+                        CliError::Input(format!("--older-than {age}: {e} (write e.g. 90d or 12h)"))
+                    })?;
+                    retention::PruneRule::EndedBefore(crate::model::UtcTime(
+                        now.0 - i64::try_from(i.secs()).unwrap_or(i64::MAX / 2000) * 1000,
+                    ))
+                }
+                (None, None) => {
+                    return Err(CliError::Input("give --keep N or --older-than AGE".into()));
+                }
+            };
+            let r = runtime()?.block_on(m.prune(&store, &s, rule, now))?;
+            if r.pruned.is_empty() {
+                writeln!(
+                    out,
+                    "{s}: nothing to prune (oldest kept: generation {})",
+                    r.oldest_kept
+                )?;
+            } else {
+                let set: std::collections::BTreeSet<u64> = r.pruned.iter().copied().collect();
+                let days = retention_days(ctx, &s);
+                writeln!(
+                    out,
+                    "{s}: moved generation(s) {} to tombstones, recoverable with `statectl mirror undelete` for {days} days; the oldest restorable generation is now {}",
+                    retention::range_text(&set),
+                    r.oldest_kept
+                )?;
+                store.audit(
+                    &ctx.actor(),
+                    crate::store::AuditEvent {
+                        action: "mirror.prune".into(),
+                        target: s.key(),
+                        region: None,
+                        reason: reason.clone(),
+                        details: format!(
+                            "generations {} to tombstones",
+                            retention::range_text(&set)
+                        ),
+                    },
+                )?;
+            }
+            if let Some(h) = r.held.first() {
+                writeln!(out, "kept generation {h} and later: under legal hold")?;
+            }
+            Ok(())
+        }
+        MirrorCommand::Undelete { stack } => {
+            let s = ctx.stack(&stack.estate, &stack.env)?;
+            let (m, _) = required(ctx, false, out)?;
+            let back = runtime()?.block_on(m.undelete(&s))?;
+            if back.is_empty() {
+                writeln!(
+                    out,
+                    "{s}: no tombstones to bring back (purged by gc, or never pruned)"
+                )?;
+            } else {
+                let set: std::collections::BTreeSet<u64> = back.iter().copied().collect();
+                writeln!(
+                    out,
+                    "{s}: generation(s) {} are back",
+                    retention::range_text(&set)
+                )?;
+                if let Ok(store) = ctx.existing_store() {
+                    store.audit(
+                        &ctx.actor(),
+                        crate::store::AuditEvent {
+                            action: "mirror.undelete".into(),
+                            target: s.key(),
+                            region: None,
+                            reason: None,
+                            details: format!("generations {}", retention::range_text(&set)),
+                        },
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        MirrorCommand::Gc => {
+            let (m, _) = required(ctx, false, out)?;
+            let r = runtime()?.block_on(m.gc(ctx.clock.now(), &|s| retention_days(ctx, s)))?;
+            writeln!(
+                out,
+                "purged {} tombstone(s); kept {} within retention and {} under legal hold",
+                r.purged, r.within_retention, r.held
+            )?;
+            if r.purged > 0
+                && let Ok(store) = ctx.existing_store()
+            {
+                store.audit(
+                    &ctx.actor(),
+                    crate::store::AuditEvent {
+                        action: "mirror.gc".into(),
+                        target: "mirror".into(),
+                        region: None,
+                        reason: None,
+                        details: format!("{} tombstone(s) purged", r.purged),
+                    },
+                )?;
+            }
+            Ok(())
+        }
+        MirrorCommand::Hold(cmd) => hold(ctx, cmd, out),
         MirrorCommand::Check => {
             let (m, _) = required(ctx, false, out)?;
             let rt = runtime()?;
@@ -482,8 +598,10 @@ pub fn keys(ctx: &Context, cmd: &KeysCommand, out: &mut dyn Write) -> Result<(),
                     source,
                 };
                 let (sealed, etag) = rt.block_on(b.get(path)).map_err(blob_err)?;
-                if let Some(new) =
-                    envelope::rewrap(keys.as_ref(), path, &sealed).map_err(MirrorError::from)?
+                // A tombstone is still sealed for the path it came from.
+                let sealed_for = layout::parse_tombstone(path).map_or(path.clone(), |(_, o)| o);
+                if let Some(new) = envelope::rewrap(keys.as_ref(), &sealed_for, &sealed)
+                    .map_err(MirrorError::from)?
                 {
                     rt.block_on(b.put_if(path, &new, &etag)).map_err(blob_err)?;
                     changed += 1;
@@ -592,4 +710,105 @@ pub fn break_lease(ctx: &Context, stack: &Stack, out: &mut dyn Write) -> Result<
     runtime()?.block_on(m.break_stack(stack))?;
     writeln!(out, "broke the mirror lease on {stack} ({})", m.describe())?;
     Ok(())
+}
+
+/// The environment's state retention in days (30 when it does not say).
+fn retention_days(ctx: &Context, s: &Stack) -> u32 {
+    ctx.loader()
+        .load_environment(&s.env)
+        .map(|e| e.state_retention_days)
+        .ok()
+        .filter(|d| *d > 0)
+        .unwrap_or(30)
+}
+
+fn hold(ctx: &Context, cmd: &HoldCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let (m, _) = required(ctx, false, out)?;
+    let rt = runtime()?;
+    let audit = |action: &str, s: &Stack, reason: &str, details: String| -> Result<(), CliError> {
+        if let Ok(store) = ctx.existing_store() {
+            store.audit(
+                &ctx.actor(),
+                crate::store::AuditEvent {
+                    action: action.into(),
+                    target: s.key(),
+                    region: None,
+                    reason: Some(reason.to_string()),
+                    details,
+                },
+            )?;
+        }
+        Ok(())
+    };
+    match cmd {
+        HoldCommand::Set {
+            generation,
+            stack,
+            reason,
+        } => {
+            let s = ctx.stack(&stack.estate, &stack.env)?;
+            if reason.trim().is_empty() {
+                return Err(CliError::Input("--reason must say why".into()));
+            }
+            let h = retention::Hold {
+                reason: reason.clone(),
+                actor: ctx.actor().name,
+                at: ctx.clock.now(),
+            };
+            if rt.block_on(m.hold(&s, *generation, &h))? {
+                writeln!(
+                    out,
+                    "generation {generation} of {s} is under legal hold: {reason}"
+                )?;
+                audit(
+                    "mirror.hold.set",
+                    &s,
+                    reason,
+                    format!("generation {generation}"),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "generation {generation} of {s} was already under legal hold"
+                )?;
+            }
+            Ok(())
+        }
+        HoldCommand::Clear {
+            generation,
+            stack,
+            reason,
+        } => {
+            let s = ctx.stack(&stack.estate, &stack.env)?;
+            if rt.block_on(m.clear_hold(&s, *generation))? {
+                writeln!(
+                    out,
+                    "lifted the legal hold on generation {generation} of {s}"
+                )?;
+                audit(
+                    "mirror.hold.clear",
+                    &s,
+                    reason,
+                    format!("generation {generation}"),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "generation {generation} of {s} is not under legal hold"
+                )?;
+            }
+            Ok(())
+        }
+        HoldCommand::List { stack } => {
+            let s = ctx.stack(&stack.estate, &stack.env)?;
+            let holds = rt.block_on(m.holds(&s))?;
+            if holds.is_empty() {
+                writeln!(out, "{s}: no legal holds")?;
+            }
+            for (n, h) in holds {
+                writeln!(out, "{n:>6}  {}  {}  {}", h.at, h.actor, h.reason)?;
+            }
+            Ok(())
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! v1/releases/<estate>/<version>             one release record
 //! v1/stacks/<estate>/<env>/gen/<n>.<chunk>   one generation, chunked
 //! v1/stacks/<estate>/<env>/HEAD              the newest generation (CAS)
+//! v1/stacks/<estate>/<env>/base/<n>          state before generation n, once older ones are pruned
 //! v1/stacks/<estate>/<env>/lock              the apply lease
 //! v1/audit/<first>-<last>                    a run of audit records
 //! v1/tombstones/<unix ms>/<original path>    a pruned blob, until gc
@@ -75,6 +76,16 @@ pub fn chunk(s: &Stack, n: u64, k: u32) -> String {
     format!("{}{k:04}", generation(s, n))
 }
 
+/// Prefix of one stack's generation chunks.
+pub fn generations(s: &Stack) -> String {
+    format!("{}gen/", stack(s))
+}
+
+/// The base checkpoint that stands for the pruned generations before `n`.
+pub fn base(s: &Stack, n: u64) -> String {
+    format!("{}base/{n:010}", stack(s))
+}
+
 /// Prefix of the audit runs.
 pub fn audit() -> String {
     format!("{ROOT}/audit/")
@@ -129,6 +140,21 @@ pub fn parse_head(path: &str) -> Option<Stack> {
     (file == "HEAD" && parts.next().is_none())
         .then(|| Stack::new(estate, env).ok())
         .flatten()
+}
+
+/// The deletion time and original path of a tombstone.
+pub fn parse_tombstone(path: &str) -> Option<(i64, String)> {
+    let rest = path.strip_prefix(&format!("{ROOT}/tombstones/"))?;
+    let (at, original) = rest.split_once('/')?;
+    Some((at.parse().ok()?, original.to_string()))
+}
+
+/// The generation a hold path names.
+pub fn parse_hold(path: &str) -> Option<(Stack, u64)> {
+    let rest = path.strip_prefix(&format!("{ROOT}/holds/"))?;
+    let mut parts = rest.split('/');
+    let (estate, env, n) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((Stack::new(estate, env).ok()?, n.parse().ok()?))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod backend;
 pub mod config;
 pub mod envelope;
 pub mod layout;
+pub mod retention;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -742,9 +743,38 @@ impl Mirror {
                 .export_generations(&s, 0)?
                 .last()
                 .map_or(0, |g| g.number);
+            let present = self.present_generations(&s).await?;
+            let first = present.first().copied().unwrap_or(1);
+            // Older generations pruned: a base checkpoint stands for them,
+            // and replaces the base of every generation that reaches back
+            // past it.
+            let base = if local == 0 && first > 1 {
+                Some(self.read_base(&s, first).await?)
+            } else {
+                None
+            };
+            let start = if local == 0 { first } else { local + 1 };
             let mut gens = Vec::new();
-            for n in (local + 1)..=upto {
-                gens.push(self.read_generation(&s, n).await?);
+            for n in start..=upto {
+                if !present.contains(&n) {
+                    return Err(MirrorError::Corrupt {
+                        path: layout::generation(&s, n),
+                        message: format!(
+                            "generation {n} is missing (present: {}); `statectl mirror undelete` brings back pruned generations",
+                            retention::range_text(&present)
+                        ),
+                    });
+                }
+                let mut g = self.read_generation(&s, n).await?;
+                if let Some(b) = &base {
+                    let path = layout::chunk(&s, n, 0);
+                    let mut record: crate::model::Generation = decode(&path, &g.generation)?;
+                    if record.base.seq < b.seq {
+                        record.base = b.clone();
+                        g.generation = encode("generation", &record)?;
+                    }
+                }
+                gens.push(g);
             }
             let count = store.import_generations(&gens)?;
             report.generations.push((s.clone(), upto, count));

@@ -324,7 +324,10 @@ impl Store {
                     .transpose()?
                     .map(|(k, _)| k.value().1)
                     .unwrap_or(0);
-                if g.number != last + 1 {
+                // An empty stack may start after 1: the mirror pruned the
+                // generations before, and the first one carries a base
+                // checkpoint that stands for them.
+                if last != 0 && g.number != last + 1 {
                     return Err(StoreError::ImportConflict {
                         what: format!("generation {s}#{}", g.number),
                         detail: format!("the stack's last generation here is {last}"),
@@ -429,6 +432,17 @@ impl Store {
             let mut t = w.open_table(schema::MIRRORED)?;
             t.retain(|k, _| !k.starts_with(prefix))?;
             Ok(())
+        })
+    }
+
+    /// The state right after generation `n` of `stack`, as a checkpoint
+    /// (its trees written to the objects table): what lets a mirror drop
+    /// generations up to `n` and still restore the ones after.
+    pub fn checkpoint_after(&self, stack: &Stack, n: u64) -> Result<Checkpoint, StoreError> {
+        let mut g = self.generation(stack, n)?;
+        self.write(|w| {
+            self.materialize_into(w, &mut g)?;
+            Ok(g.base.clone())
         })
     }
 }

@@ -416,6 +416,15 @@ impl Store {
         Ok(())
     }
 
+    /// [`Self::materialize`], for the export module.
+    pub(crate) fn materialize_into(
+        &self,
+        w: &WriteTransaction,
+        g: &mut Generation,
+    ) -> Result<(), StoreError> {
+        self.materialize(w, g)
+    }
+
     /// Folds the rows since `g.base` into the trees and records the new
     /// checkpoint.
     fn materialize(&self, w: &WriteTransaction, g: &mut Generation) -> Result<(), StoreError> {
