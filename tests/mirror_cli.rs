@@ -159,6 +159,24 @@ fn round_trip(m: &Mirrored) {
         "the restored history equals the original"
     );
 
+    // Up to a point: --generation 1 brings back only the first.
+    let point = tempfile::tempdir().unwrap();
+    let r = m.run(&[
+        "--state-dir",
+        point.path().to_str().unwrap(),
+        "mirror",
+        "restore",
+        "--generation",
+        "1",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("1 generation(s) restored, now at generation 1"),
+        "{}",
+        r.stdout
+    );
+
     // Nothing to do after a restore: the mirror is current and the plan empty.
     let r = m.run(&["mirror", "push"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -740,5 +758,56 @@ fn prune_undelete_gc_and_legal_holds() {
             .contains("has no generation 1 in the mirror (present: 2..4)"),
         "{}",
         r.stderr
+    );
+}
+
+#[test]
+fn azurite_check_fails_when_soft_delete_is_shorter_than_the_retention() {
+    use azure_storage_blob::BlobServiceClient;
+    use azure_storage_blob::models::{BlobServiceProperties, RetentionPolicy};
+    let az = Azurite::start();
+    let m = Mirrored::azurite(&az, "statectl");
+    let r = m.run(&["keys", "init"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let url = format!("{}?{}", az.account_url(), az.sas());
+    let service =
+        BlobServiceClient::new(azure_core::http::Url::parse(&url).unwrap(), None, None).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let set = |days: i32| {
+        let props = BlobServiceProperties {
+            delete_retention_policy: Some(RetentionPolicy {
+                enabled: Some(true),
+                days: Some(days),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        rt.block_on(service.set_properties(props.try_into().unwrap(), None))
+            .unwrap();
+    };
+
+    // Seven days is under the 30 that prod's state_retention_days asks for.
+    set(7);
+    let r = m.run(&["mirror", "check"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("blob soft delete: 7 days, under the 30 days the environments ask for"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("--delete-retention-days"), "{}", r.stderr);
+
+    set(30);
+    let r = m.run(&["mirror", "check"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("blob soft delete: 30 days (at least the 30 required)"),
+        "{}",
+        r.stdout
     );
 }

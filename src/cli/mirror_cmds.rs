@@ -173,8 +173,24 @@ pub fn push_after_commit(
         let keys = key_provider(&cfg, true, out)?;
         let m = Mirror::new(backend(&cfg)?, keys);
         let store = ctx.existing_store()?;
-        let mut bar = Bar::new("mirror push");
-        Ok(runtime()?.block_on(m.push(&store, std::slice::from_ref(stack), &mut bar))?)
+        let rt = runtime()?;
+        // A backend that is briefly down (network, throttling, 5xx) gets a
+        // few tries with backoff; anything else is reported at once.
+        let mut delay = std::time::Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            let mut bar = Bar::new("mirror push");
+            match rt.block_on(m.push(&store, std::slice::from_ref(stack), &mut bar)) {
+                Err(MirrorError::Blob { source, .. }) if source.is_transient() && attempt < 4 => {
+                    drop(bar);
+                    writeln!(out, "mirror push: {source}; retrying in {delay:?}")?;
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                    attempt += 1;
+                }
+                other => return Ok(other?),
+            }
+        }
     })();
     match result {
         Ok(r) => writeln!(
@@ -464,16 +480,35 @@ pub fn mirror(ctx: &Context, cmd: &MirrorCommand, out: &mut dyn Write) -> Result
                         source,
                     })?;
             writeln!(out, "mirror: {}", m.describe())?;
+            // The longest retention any environment asks for (prod: 30 days).
+            let loader = ctx.loader();
+            let required = loader
+                .environment_names()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| loader.load_environment(e).ok())
+                .map(|e| e.state_retention_days)
+                .max()
+                .unwrap_or(30);
+            let mut weak = false;
             match props.delete_retention_days {
-                Some(0) => writeln!(out, "blob soft delete: OFF (seed 004 asks for 30 days)")?,
+                Some(0) => {
+                    weak = true;
+                    writeln!(
+                        out,
+                        "blob soft delete: OFF (the environments ask for {required} days)"
+                    )?;
+                }
+                Some(d) if d < required => {
+                    weak = true;
+                    writeln!(
+                        out,
+                        "blob soft delete: {d} days, under the {required} days the environments ask for"
+                    )?;
+                }
                 Some(d) => writeln!(
                     out,
-                    "blob soft delete: {d} days{}",
-                    if d < 30 {
-                        " (seed 004 asks for at least 30)"
-                    } else {
-                        ""
-                    }
+                    "blob soft delete: {d} days (at least the {required} required)"
                 )?,
                 None => writeln!(out, "blob soft delete: not reported")?,
             }
@@ -512,6 +547,11 @@ pub fn mirror(ctx: &Context, cmd: &MirrorCommand, out: &mut dyn Write) -> Result
             }
             if bad > 0 {
                 return Err(CliError::Failed(format!("{bad} HEAD(s) cannot be read")));
+            }
+            if weak {
+                return Err(CliError::Failed(
+                    "enable blob soft delete on the account for at least the retention the environments ask for (az storage account blob-service-properties update --enable-delete-retention true --delete-retention-days N)".into(),
+                ));
             }
             writeln!(
                 out,
