@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod azurite;
+pub mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

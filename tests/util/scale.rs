@@ -1,0 +1,120 @@
+//! Large synthetic stacks applied through the library on a zero-latency
+//! simulator, for the mirror's scale test and benchmark: a first apply of
+//! N resources, then releases that each change one resource.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use statectl::apply::{self, ApplyOptions, QuietProgress};
+use statectl::clock::SystemClock;
+use statectl::model::{Estate, Stack, Value};
+use statectl::plan::PlanOptions;
+use statectl::provider::sim::{Sim, SimDurability, SimTiming};
+use statectl::spec::Loader;
+use statectl::store::{Actor, Store, StoreOptions};
+use statectl::workflow;
+
+/// A store holding one synthetic stack, and the estate last applied to it.
+pub struct Scaled {
+    pub store: Store,
+    pub stack: Stack,
+    pub estate: Estate,
+    sim: Arc<Sim>,
+    dir: std::path::PathBuf,
+    releases: u64,
+}
+
+fn actor() -> Actor {
+    Actor {
+        name: "scale".into(),
+        how: "tests/util/scale.rs".into(),
+    }
+}
+
+impl Scaled {
+    /// Releases and applies a layered estate of `n` resources in `dir`.
+    pub fn apply_new(dir: &Path, n: usize) -> Scaled {
+        let store = Store::open(dir, StoreOptions::default()).expect("open the store");
+        let sim = Arc::new(
+            Sim::open(
+                dir,
+                Arc::new(SystemClock),
+                SimTiming::Zero,
+                SimDurability::Deferred,
+            )
+            .expect("open the sim"),
+        );
+        let estate = statectl::synthetic::layered("synth", n, 50, 1);
+        let stack = Stack::new(&estate.name, &estate.environment.name).expect("stack");
+        let mut s = Scaled {
+            store,
+            stack,
+            estate,
+            sim,
+            dir: dir.to_path_buf(),
+            releases: 0,
+        };
+        s.release_and_apply();
+        s
+    }
+
+    /// Changes one resource (its `rule_count`), releases and applies it.
+    pub fn change_one(&mut self) {
+        self.estate = self
+            .estate
+            .with_resources(|rs| {
+                let r = rs.values_mut().nth(1).expect("a second resource");
+                let next = match r.properties.get("rule_count") {
+                    Some(Value::Int(v)) => v + 1,
+                    _ => 1,
+                };
+                r.properties.insert("rule_count".into(), Value::Int(next));
+            })
+            .expect("the graph is unchanged");
+        self.release_and_apply();
+    }
+
+    fn release_and_apply(&mut self) {
+        self.releases += 1;
+        let version = format!("1.0.{}", self.releases - 1);
+        let name = self.estate.name.clone();
+        let env = self.estate.environment.name.clone();
+        self.store
+            .create_release(
+                &name,
+                &version,
+                std::slice::from_ref(&self.estate),
+                None,
+                &actor(),
+            )
+            .expect("create the release");
+        let loader = Loader::new(&self.dir);
+        let desired = workflow::desired(&self.store, &loader, &name, &env, &version, None)
+            .expect("the desired state");
+        let (plan, observed) =
+            workflow::make_plan(&self.store, &self.stack, &desired, &PlanOptions::default())
+                .expect("plan");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        let report = rt
+            .block_on(apply::apply(
+                &self.store,
+                self.sim.clone(),
+                &self.stack,
+                &plan,
+                &desired.estate,
+                observed,
+                &actor(),
+                &ApplyOptions {
+                    parallelism: 50,
+                    ..ApplyOptions::default()
+                },
+                &mut QuietProgress,
+            ))
+            .expect("apply");
+        assert!(report.failures().next().is_none(), "the apply failed");
+    }
+}
