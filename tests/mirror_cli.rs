@@ -10,6 +10,7 @@
 mod util;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use util::azurite::Azurite;
 use util::{Project, Run};
@@ -489,17 +490,25 @@ fn a_second_store_cannot_fork_a_mirrored_history() {
         "v1.0.0",
         "--auto-approve",
     ]);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("warning: the mirror push failed"),
+        r.stderr.contains(
+            "the mirror holds generation 1 and this store only generation 0: another machine applied since"
+        ),
         "{}",
-        r.stdout
+        r.stderr
     );
+    // Nothing was applied, and its own release cannot be pushed over the
+    // mirror's either: the same version with other content.
+    let h = b.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
+    assert_eq!(h.stdout.trim(), "[]", "{}", h.stdout);
+    let r = b.run(&["mirror", "push"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
-        r.stdout
+        r.stderr
             .contains("the mirror's history differs from this store's"),
         "{}",
-        r.stdout
+        r.stderr
     );
     // The first store's history is untouched in the mirror.
     a.lose_store();
@@ -809,5 +818,159 @@ fn azurite_check_fails_when_soft_delete_is_shorter_than_the_retention() {
             .contains("blob soft delete: 30 days (at least the 30 required)"),
         "{}",
         r.stdout
+    );
+}
+
+#[test]
+fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
+    use statectl::mirror::azure::AzureBlob;
+    use statectl::mirror::{Backend, Mirror};
+    let az = Azurite::start();
+    let a = Mirrored::azurite(&az, "statectl");
+    a.apply("v1.0.0");
+    a.bump_redis();
+    // Machine B: the same history and cloud, and the same mirror and key.
+    let b = Mirrored {
+        p: a.p.clone_machine(),
+        env: a.env.clone(),
+        keydir: tempfile::tempdir().unwrap(),
+    };
+
+    // A applies v1.1.0 slowly (the Redis update takes 600 s at 100x: 6 s).
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_statectl"))
+        .args(["-C", a.p.path().to_str().unwrap()])
+        .args([
+            "apply",
+            "--estate",
+            EST,
+            "--env",
+            "dev",
+            "--version",
+            "v1.1.0",
+        ])
+        .arg("--auto-approve")
+        .env_remove("STATECTL_STATE_DIR")
+        .env_remove("STATECTL_NOW")
+        .envs(a.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("STATECTL_SIM_SPEED", "100")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Wait until A holds the lease: the holder record names its pid.
+    let keys = Arc::new(statectl::keys::LocalKeyFile::load(&a.key_file()).unwrap());
+    let m = Mirror::new(
+        Backend::Azure(Box::new(
+            AzureBlob::new(&az.account_url(), "statectl", Some(&az.sas())).unwrap(),
+        )),
+        keys,
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let holder_path = "v1/stacks/chatwoot/dev/holder";
+    let pid = format!("(pid {})", first.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok((sealed, _)) = rt.block_on(m.backend().get(holder_path))
+            && let Ok(who) = m.open(holder_path, &sealed)
+            && String::from_utf8_lossy(&who).contains(&pid)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "machine A never took the lease"
+        );
+        assert!(first.try_wait().unwrap().is_none(), "A ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // B is refused while A runs, and told who holds the stack.
+    let apply_b = |version: &str| {
+        b.run(&[
+            "apply",
+            "--estate",
+            EST,
+            "--env",
+            "dev",
+            "--version",
+            version,
+            "--auto-approve",
+        ])
+    };
+    let r = apply_b("v1.1.0");
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("chatwoot/dev is being applied from another machine"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(&pid), "{}", r.stderr);
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "A was still running when B was refused"
+    );
+
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A is done: B may take the lease, but its store is behind the mirror,
+    // so it is told to catch up rather than plan on stale state.
+    let r = apply_b("v1.1.0");
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "the mirror holds generation 2 and this store only generation 1: another machine applied since"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = b.run(&["mirror", "restore", "--estate", EST, "--env", "dev"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("1 generation(s) restored, now at generation 2"),
+        "{}",
+        r.stdout
+    );
+    // B runs: v1.1.0 is already there; a new release applies and pushes.
+    let r = apply_b("v1.1.0");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    b.bump_redis();
+    let r = apply_b("v1.2.0");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("mirrored to "), "{}", r.stdout);
+
+    // B's audit kept A's records at their numbers and its own after them,
+    // with no gap; a store restored from the mirror now holds both.
+    let r = b.run(&["store", "check"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let c = Mirrored {
+        p: Project::copy_of_repo(),
+        env: a.env.clone(),
+        keydir: tempfile::tempdir().unwrap(),
+    };
+    let r = c.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (b_history, b_state, b_audit) = b.snapshot();
+    let (c_history, c_state, c_audit) = c.snapshot();
+    assert_eq!((c_history, c_state), (b_history, b_state));
+    let b_audit: Vec<serde_json::Value> = serde_json::from_str(&b_audit).unwrap();
+    let c_audit: Vec<serde_json::Value> = serde_json::from_str(&c_audit).unwrap();
+    assert!(b_audit.len() > 4, "{b_audit:?}");
+    assert_eq!(
+        &c_audit[..b_audit.len()],
+        &b_audit[..],
+        "the same audit log"
     );
 }

@@ -285,7 +285,7 @@ fn execute(
     };
     let actor = ctx.actor();
     // Applies from other machines sharing the mirror wait for this one.
-    let lease = super::mirror_cmds::lease_for_apply(ctx, run.stack, out)?;
+    let lease = super::mirror_cmds::lease_for_apply(ctx, store, run.stack, out)?;
     let bar = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let report = {
         let mut progress = LineProgress::new(&mut *out, bar, p.actions.len());

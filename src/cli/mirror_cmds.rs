@@ -15,6 +15,7 @@ use crate::mirror::{
     retention,
 };
 use crate::model::{Interval, Stack};
+use crate::store::Store;
 
 /// A progress bar on terminals; nothing elsewhere (CI logs get the summary).
 struct Bar(Option<indicatif::ProgressBar>);
@@ -690,6 +691,7 @@ const LEASE_SECS: u32 = 60;
 /// (the local lock still holds, and the push will catch up), with a warning.
 pub fn lease_for_apply(
     ctx: &Context,
+    store: &Store,
     stack: &Stack,
     out: &mut dyn Write,
 ) -> Result<Option<StackLease>, CliError> {
@@ -715,6 +717,23 @@ pub fn lease_for_apply(
             return Ok(None);
         }
     };
+    // Holding the lease, make sure no other machine applied since this
+    // store last saw the mirror (its plan would rest on stale state).
+    if let Ok(st) = rt.block_on(m.status(store, std::slice::from_ref(stack)))
+        && let Some(s) = st.first()
+        && let Some(mirrored) = s.mirrored
+        && mirrored > s.local
+    {
+        let _ = rt.block_on(m.release_stack(stack, &lease));
+        return Err(MirrorError::Behind {
+            stack: stack.to_string(),
+            estate: stack.estate.clone(),
+            env: stack.env.clone(),
+            mirrored,
+            local: s.local,
+        }
+        .into());
+    }
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let thread = {
         let (stop, m, stack, lease) = (stop.clone(), m.clone(), stack.clone(), lease.clone());

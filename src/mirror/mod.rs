@@ -92,6 +92,24 @@ pub enum MirrorError {
         /// The leased blob.
         path: String,
     },
+    /// Another machine applied to the stack since this store last saw the
+    /// mirror: applying now would plan against stale observed state and
+    /// fork the history.
+    #[error(
+        "{stack}: the mirror holds generation {mirrored} and this store only generation {local}: another machine applied since; run `statectl mirror restore --estate {estate} --env {env}` to bring this store up to date, then plan again"
+    )]
+    Behind {
+        /// The stack.
+        stack: String,
+        /// Its estate.
+        estate: String,
+        /// Its environment.
+        env: String,
+        /// The newest generation in the mirror.
+        mirrored: u64,
+        /// The newest generation here.
+        local: u64,
+    },
     /// A background task failed to run.
     #[error("bug in statectl: {0}")]
     Bug(String),
@@ -379,10 +397,9 @@ impl Mirror {
             report.generations.push((s.clone(), from + 1, last));
         }
 
-        let after = store
-            .mirrored(&format!("{}audit-watermark", layout::audit()))?
-            .and_then(|b| b.try_into().ok().map(u64::from_le_bytes))
-            .unwrap_or(0);
+        // Another machine may have extended the shared log since: take its
+        // records first, so this store's new ones follow them.
+        let (_, _, after) = self.pull_audit(store).await?;
         let records = store.export_audit(after)?;
         if let (Some(first), Some(last)) = (records.first(), records.last()) {
             let path = layout::audit_run(first.0, last.0);
@@ -402,6 +419,53 @@ impl Mirror {
         }
         report.elapsed = started.elapsed();
         Ok(report)
+    }
+
+    /// Imports the mirror's audit runs this store has not seen (past its
+    /// watermark) and moves the watermark to the mirror's last record.
+    /// Returns (records added, bytes read, the new watermark).
+    async fn pull_audit(&self, store: &Store) -> Result<(usize, u64, u64), MirrorError> {
+        let mark = format!("{}audit-watermark", layout::audit());
+        let after = store
+            .mirrored(&mark)?
+            .and_then(|b| b.try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0);
+        let mut runs = Vec::new();
+        for path in self
+            .backend
+            .list(&layout::audit())
+            .await
+            .map_err(|e| self.blob(e))?
+        {
+            // `.../audit/<first>-<last>`; anything else is not a run.
+            let Some(last) = path
+                .rsplit('/')
+                .next()
+                .and_then(|n| n.split_once('-'))
+                .and_then(|(_, l)| l.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if last > after {
+                runs.push((last, path));
+            }
+        }
+        if runs.is_empty() {
+            return Ok((0, 0, after));
+        }
+        let mut records = Vec::new();
+        let mut bytes_read = 0;
+        let mut top = after;
+        for (last, path) in runs {
+            let (bytes, _) = self.get(&path).await?;
+            bytes_read += bytes.len() as u64;
+            let run: Vec<(u64, Vec<u8>)> = decode(&path, &bytes)?;
+            records.extend(run.into_iter().filter(|(n, _)| *n > after));
+            top = top.max(last);
+        }
+        let added = store.import_audit(&records)?;
+        store.mark_mirrored(&[(mark, top.to_le_bytes().to_vec())])?;
+        Ok((added, bytes_read, top))
     }
 
     /// The generation the mirror's HEAD of `s` points at, as this store
@@ -593,8 +657,7 @@ impl Mirror {
         };
         let mut out = Vec::new();
         for s in stacks {
-            let gens = store.export_generations(&s, 0)?;
-            let local = gens.last().map_or(0, |g| g.number);
+            let local = settled(store, &s)?;
             let mirrored = match self.read_head(&s).await {
                 Ok(h) => Some(h.map_or(0, |(n, _)| n)),
                 Err(MirrorError::Blob { .. }) => None,
@@ -739,10 +802,7 @@ impl Mirror {
                 continue;
             };
             let upto = filter.generation.map_or(head, |g| g.min(head));
-            let local = store
-                .export_generations(&s, 0)?
-                .last()
-                .map_or(0, |g| g.number);
+            let local = settled(store, &s)?;
             let present = self.present_generations(&s).await?;
             let first = present.first().copied().unwrap_or(1);
             // Older generations pruned: a base checkpoint stands for them,
@@ -783,23 +843,24 @@ impl Mirror {
             }
         }
 
-        let mut audit = Vec::new();
-        for path in self
-            .backend
-            .list(&layout::audit())
-            .await
-            .map_err(|e| self.blob(e))?
-        {
-            let (bytes, _) = self.get(&path).await?;
-            report.bytes += bytes.len() as u64;
-            let run: Vec<(u64, Vec<u8>)> = decode(&path, &bytes)?;
-            audit.extend(run);
-        }
-        report.audit = store.import_audit(&audit)?;
+        let (added, bytes, _) = self.pull_audit(store).await?;
+        report.audit = added;
+        report.bytes += bytes;
         store.mark_mirrored(&marks)?;
         report.elapsed = started.elapsed();
         Ok(report)
     }
+}
+
+/// The newest settled generation of `s` (0: none): the generation records
+/// only, not their rows.
+fn settled(store: &Store, s: &Stack) -> Result<u64, MirrorError> {
+    Ok(store
+        .generations(s)?
+        .iter()
+        .take_while(|g| g.outcome != crate::model::Outcome::InProgress)
+        .last()
+        .map_or(0, |g| g.number))
 }
 
 /// Splits a generation into chunks of at most [`CHUNK_ROWS`] delta rows.

@@ -10,6 +10,8 @@
 //! The journal and locks are not exported: they describe this machine's
 //! operations in flight, not history.
 
+use std::collections::BTreeMap;
+
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
@@ -240,21 +242,31 @@ impl Store {
         })
     }
 
-    /// Imports release rows (checked by decoding; an existing row must be
-    /// identical).
+    /// Imports release rows (checked by decoding). An existing row must hold
+    /// the same content; when only its metadata differs (the same working
+    /// tree released on two machines: who, when), the imported row replaces
+    /// it, so the mirror's record of who released it first is the one kept.
     pub fn import_releases(&self, rows: &[ReleaseRow]) -> Result<usize, StoreError> {
+        let mut contents = Vec::with_capacity(rows.len());
         for r in rows {
-            codec::decode::<Release>(&r.bytes)
+            let rel = codec::decode::<Release>(&r.bytes)
                 .map_err(|e| corrupt("releases", format!("{}@{}", r.estate, r.version), e))?;
+            contents.push(rel.content);
         }
         self.write(|w| {
             let mut t = w.open_table(schema::RELEASES)?;
             let mut new = 0;
-            for r in rows {
+            for (r, content) in rows.iter().zip(&contents) {
                 let key = (r.estate.as_str(), r.version.as_str());
                 let existing = t.get(key)?.map(|g| g.value().to_vec());
+                let same_content = |b: &[u8]| {
+                    codec::decode::<Release>(b).is_ok_and(|mine| mine.content == *content)
+                };
                 match existing {
                     Some(b) if b == r.bytes => {}
+                    Some(b) if same_content(&b) => {
+                        t.insert(key, r.bytes.as_slice())?;
+                    }
                     Some(_) => {
                         return Err(StoreError::ImportConflict {
                             what: format!("release {} {}", r.estate, r.version),
@@ -350,29 +362,65 @@ impl Store {
         .inspect(|_| self.overlay_cache().clear())
     }
 
-    /// Imports audit records (an existing record must be identical).
+    /// Imports audit records from the mirror, the shared log. A record
+    /// already here is skipped. Local records that hold numbers the mirror
+    /// has given to other records (written on this machine and not yet
+    /// mirrored while another machine's were) are not lost: they move,
+    /// in their order, after the highest number, renumbered, to be pushed
+    /// next. Returns how many records were added.
     pub fn import_audit(&self, rows: &[(u64, Vec<u8>)]) -> Result<usize, StoreError> {
         for (seq, b) in rows {
             codec::decode::<AuditEntry>(b).map_err(|e| corrupt("audit", seq.to_string(), e))?;
         }
+        let incoming: BTreeMap<u64, &Vec<u8>> = rows.iter().map(|(k, v)| (*k, v)).collect();
         self.write(|w| {
             let mut t = w.open_table(schema::AUDIT)?;
-            let mut new = 0;
-            for (seq, b) in rows {
-                let existing = t.get(*seq)?.map(|v| v.value().to_vec());
-                match existing {
-                    Some(existing) if existing == *b => {}
-                    Some(_) => {
-                        return Err(StoreError::ImportConflict {
-                            what: format!("audit record {seq}"),
-                            detail: "this store holds a different record under that number".into(),
-                        });
-                    }
-                    None => {
-                        t.insert(*seq, b.as_slice())?;
-                        new += 1;
+            // The first number where this store and the mirror disagree.
+            let mut conflict = None;
+            for (seq, b) in &incoming {
+                if let Some(existing) = t.get(*seq)?
+                    && existing.value() != b.as_slice()
+                {
+                    conflict = Some(*seq);
+                    break;
+                }
+            }
+            let mut displaced = Vec::new();
+            if let Some(from) = conflict {
+                for row in t.range(from..)? {
+                    let (k, v) = row?;
+                    if incoming
+                        .get(&k.value())
+                        .is_none_or(|b| b.as_slice() != v.value())
+                    {
+                        displaced.push(v.value().to_vec());
                     }
                 }
+                let keys: Vec<u64> = t
+                    .range(from..)?
+                    .map(|r| r.map(|(k, _)| k.value()))
+                    .collect::<Result<_, _>>()?;
+                for k in keys {
+                    t.remove(k)?;
+                }
+            }
+            let mut new = 0;
+            for (seq, b) in &incoming {
+                if t.get(*seq)?.is_none() {
+                    t.insert(*seq, b.as_slice())?;
+                    new += 1;
+                }
+            }
+            let first_free = t.last()?.map_or(1, |(k, _)| k.value() + 1);
+            for (next, bytes) in (first_free..).zip(displaced) {
+                let mut entry: AuditEntry = codec::decode(&bytes)
+                    .map_err(|e| corrupt("audit", "displaced record".to_string(), e))?;
+                entry.seq = next;
+                let bytes = codec::encode(&entry).map_err(|source| StoreError::Encode {
+                    what: "audit entry",
+                    source,
+                })?;
+                t.insert(next, bytes.as_slice())?;
             }
             Ok(new)
         })

@@ -40,6 +40,14 @@ impl Project {
         p
     }
 
+    /// A copy of this whole project, state directory included: a second
+    /// machine that has seen the same history and the same simulated cloud.
+    pub fn clone_machine(&self) -> Self {
+        let p = Project::empty();
+        copy_dir(self.path(), p.path());
+        p
+    }
+
     /// Reads a file of the project.
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(rel)).expect("read")
