@@ -84,22 +84,7 @@ fn scale_on(backend: Backend) {
         .unwrap();
     assert_eq!(r.generations.len(), 1);
     assert_eq!(r.generations[0].1, 2);
-    assert_eq!(
-        restored.object_digests().unwrap(),
-        s.store.object_digests().unwrap()
-    );
-    assert_eq!(
-        restored.export_releases().unwrap(),
-        s.store.export_releases().unwrap()
-    );
-    assert_eq!(
-        restored.export_generations(&s.stack, 0).unwrap(),
-        s.store.export_generations(&s.stack, 0).unwrap()
-    );
-    assert_eq!(
-        restored.export_audit(0).unwrap(),
-        s.store.export_audit(0).unwrap()
-    );
+    util::scale::assert_same_store(&s.store, &restored, &s.stack);
     let g = restored.generation(&s.stack, 2).unwrap();
     assert_eq!(restored.observed(&g).unwrap().len(), N);
     eprintln!(

@@ -175,6 +175,11 @@ impl AzureBlob {
 
     /// A client for one container URL, for tests that build their own
     /// (e.g. Azurite with a computed account SAS).
+    pub fn location(&self) -> String {
+        format!("{}/{}", self.account_url, self.container_name)
+    }
+
+    /// A short description for messages (never includes credentials).
     pub fn describe(&self) -> String {
         format!(
             "Azure Blob Storage {}/{} ({})",

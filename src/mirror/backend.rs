@@ -104,6 +104,16 @@ impl Backend {
         }
     }
 
+    /// Where the blobs live (directory, or account URL and container),
+    /// without the credential: what identifies this mirror to the store's
+    /// push bookkeeping.
+    pub fn location(&self) -> String {
+        match self {
+            Backend::Local(l) => format!("dir:{}", l.root.display()),
+            Backend::Azure(a) => a.location(),
+        }
+    }
+
     /// Writes `bytes` to `path` only if nothing is there (If-None-Match: *).
     pub async fn put_new(&self, path: &str, bytes: &[u8]) -> Result<Etag, BlobError> {
         match self {

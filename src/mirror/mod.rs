@@ -209,6 +209,9 @@ pub struct RestoreFilter {
 pub struct Mirror {
     backend: Arc<Backend>,
     keys: Arc<dyn KeyProvider>,
+    /// Prefix of this mirror's entries in the store's push bookkeeping, so
+    /// that a store pushed to one mirror pushes everything to another.
+    scope: String,
 }
 
 impl std::fmt::Debug for Mirror {
@@ -236,10 +239,31 @@ fn decode<T: serde::de::DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T,
 impl Mirror {
     /// A mirror on `backend`, sealing with `keys`.
     pub fn new(backend: Backend, keys: Arc<dyn KeyProvider>) -> Self {
+        let scope = format!("{}@", Digest::of(backend.location().as_bytes()).short());
         Mirror {
             backend: Arc::new(backend),
             keys,
+            scope,
         }
+    }
+
+    /// This mirror's key for `path` in the store's push bookkeeping.
+    fn mark(&self, path: &str) -> String {
+        format!("{}{path}", self.scope)
+    }
+
+    /// Records paths (with their values) as pushed to this mirror.
+    fn mark_pushed(&self, store: &Store, items: &[(String, Vec<u8>)]) -> Result<(), MirrorError> {
+        let scoped: Vec<(String, Vec<u8>)> = items
+            .iter()
+            .map(|(p, v)| (self.mark(p), v.clone()))
+            .collect();
+        Ok(store.mark_mirrored(&scoped)?)
+    }
+
+    /// What this mirror's bookkeeping holds for `path`.
+    fn pushed(&self, store: &Store, path: &str) -> Result<Option<Vec<u8>>, MirrorError> {
+        Ok(store.mirrored(&self.mark(path))?)
     }
 
     /// The backend and key provider, described (no credentials).
@@ -333,10 +357,10 @@ impl Mirror {
             done += 1;
             progress.update(done, total, report.bytes);
             if marks.len() >= 256 {
-                store.mark_mirrored(&std::mem::take(&mut marks))?;
+                self.mark_pushed(store, &std::mem::take(&mut marks))?;
             }
         }
-        store.mark_mirrored(&marks)?;
+        self.mark_pushed(store, &marks)?;
         Ok(())
     }
 
@@ -351,7 +375,11 @@ impl Mirror {
     ) -> Result<PushReport, MirrorError> {
         let started = Instant::now();
         let mut report = PushReport::default();
-        let pushed = store.mirrored_under(&format!("{}/", layout::ROOT))?;
+        let pushed: BTreeSet<String> = store
+            .mirrored_under(&self.mark(&format!("{}/", layout::ROOT)))?
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&self.scope).map(str::to_string))
+            .collect();
 
         let mut items: Vec<(String, Vec<u8>)> = Vec::new();
         if let Some(k) = store.export_data_key()?
@@ -409,13 +437,16 @@ impl Mirror {
                 report.blobs += 1;
                 report.bytes += bytes;
             }
-            store.mark_mirrored(&[
-                (path, Vec::new()),
-                (
-                    format!("{}audit-watermark", layout::audit()),
-                    last.0.to_le_bytes().to_vec(),
-                ),
-            ])?;
+            self.mark_pushed(
+                store,
+                &[
+                    (path, Vec::new()),
+                    (
+                        format!("{}audit-watermark", layout::audit()),
+                        last.0.to_le_bytes().to_vec(),
+                    ),
+                ],
+            )?;
         }
         report.elapsed = started.elapsed();
         Ok(report)
@@ -427,7 +458,7 @@ impl Mirror {
     async fn pull_audit(&self, store: &Store) -> Result<(usize, u64, u64), MirrorError> {
         let mark = format!("{}audit-watermark", layout::audit());
         let after = store
-            .mirrored(&mark)?
+            .mirrored(&self.mark(&mark))?
             .and_then(|b| b.try_into().ok().map(u64::from_le_bytes))
             .unwrap_or(0);
         let mut runs = Vec::new();
@@ -464,14 +495,14 @@ impl Mirror {
             top = top.max(last);
         }
         let added = store.import_audit(&records)?;
-        store.mark_mirrored(&[(mark, top.to_le_bytes().to_vec())])?;
+        self.mark_pushed(store, &[(mark, top.to_le_bytes().to_vec())])?;
         Ok((added, bytes_read, top))
     }
 
     /// The generation the mirror's HEAD of `s` points at, as this store
     /// last saw it (or as the mirror says, when this store never pushed).
     async fn mirrored_head(&self, store: &Store, s: &Stack) -> Result<u64, MirrorError> {
-        if let Some(b) = store.mirrored(&layout::head(s))?
+        if let Some(b) = self.pushed(store, &layout::head(s))?
             && let Ok(arr) = <[u8; 8]>::try_from(b.as_slice())
         {
             return Ok(u64::from_le_bytes(arr));
@@ -524,7 +555,7 @@ impl Mirror {
             Some((n, etag)) if n == from => self.backend.put_if(&path, &sealed, &etag).await,
             Some((n, _)) if n >= to => {
                 // Already there (an interrupted push finished elsewhere).
-                store.mark_mirrored(&[(path, to.to_le_bytes().to_vec())])?;
+                self.mark_pushed(store, &[(path, to.to_le_bytes().to_vec())])?;
                 return Ok(());
             }
             other => {
@@ -539,7 +570,7 @@ impl Mirror {
         };
         match r {
             Ok(_) => {
-                store.mark_mirrored(&[(path, to.to_le_bytes().to_vec())])?;
+                self.mark_pushed(store, &[(path, to.to_le_bytes().to_vec())])?;
                 Ok(())
             }
             Err(BlobError::Exists { .. } | BlobError::Changed { .. }) => {
@@ -665,7 +696,7 @@ impl Mirror {
             };
             let known = mirrored.unwrap_or_else(|| {
                 store
-                    .mirrored(&layout::head(&s))
+                    .mirrored(&self.mark(&layout::head(&s)))
                     .ok()
                     .flatten()
                     .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
@@ -846,7 +877,7 @@ impl Mirror {
         let (added, bytes, _) = self.pull_audit(store).await?;
         report.audit = added;
         report.bytes += bytes;
-        store.mark_mirrored(&marks)?;
+        self.mark_pushed(store, &marks)?;
         report.elapsed = started.elapsed();
         Ok(report)
     }

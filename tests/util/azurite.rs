@@ -20,7 +20,7 @@ pub struct Azurite {
     child: Child,
     /// The port it listens on.
     pub port: u16,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 fn bin() -> PathBuf {
@@ -65,45 +65,25 @@ impl Azurite {
     pub fn start() -> Azurite {
         ensure_installed();
         let data = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(bin())
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                "0",
-                "--location",
-                data.path().to_str().expect("utf-8 path"),
-                "--skipApiVersionCheck",
-                "--loose",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin().display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listens on http://127.0.0.1:").nth(1)
-                    && let Ok(p) = rest.trim().parse::<u16>()
-                {
-                    let _ = tx.send(p);
-                }
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(p) => p,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("Azurite did not report its port within 60 s");
-            }
-        };
-        Azurite {
-            child,
-            port,
-            _data: data,
-        }
+        let (child, port) = spawn(&data, 0);
+        Azurite { child, port, data }
+    }
+
+    /// Stops the emulator hard, its data kept for [`Azurite::restart`].
+    /// Azurite saves its metadata every 5 s and takes minutes to shut down
+    /// gracefully, so: cut its clients off first (see [`Relay`]), give it 7 s
+    /// to save what it acknowledged, then kill it.
+    pub fn stop(&mut self) {
+        std::thread::sleep(Duration::from_secs(7));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub fn restart(&mut self) {
+        let (child, port) = spawn(&self.data, self.port);
+        assert_eq!(port, self.port, "Azurite came back on another port");
+        self.child = child;
     }
 
     /// The account endpoint (no trailing slash).
@@ -118,9 +98,122 @@ impl Azurite {
     }
 }
 
+/// Starts `azurite-blob` on `port` (0: any free one) over `data`; returns
+/// the child and the port it listens on.
+fn spawn(data: &tempfile::TempDir, port: u16) -> (Child, u16) {
+    let port_arg = port.to_string();
+    let mut child = Command::new(bin())
+        .args([
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            &port_arg,
+            "--location",
+            data.path().to_str().expect("utf-8 path"),
+            "--skipApiVersionCheck",
+            "--loose",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin().display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listens on http://127.0.0.1:").nth(1)
+                && let Ok(p) = rest.trim().parse::<u16>()
+            {
+                let _ = tx.send(p);
+            }
+        }
+    });
+    let port = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(p) => p,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("Azurite did not report its port within 60 s");
+        }
+    };
+    (child, port)
+}
+
 impl Drop for Azurite {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A TCP relay in front of a port that can be cut, as a network outage
+/// would: every open connection is reset and new ones are refused until it
+/// is mended.
+pub struct Relay {
+    /// The port clients connect to.
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    /// Relays a loopback port to `upstream`.
+    pub fn to(upstream: u16) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, open2) = (up.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
+                    if let Ok(mut list) = open2.lock() {
+                        list.extend([c2, s2]);
+                    }
+                    let (c3, s3) = (client.try_clone(), server.try_clone());
+                    pipe(client, server);
+                    if let (Ok(c3), Ok(s3)) = (c3, s3) {
+                        pipe(s3, c3);
+                    }
+                }
+            }
+        });
+        Relay { port, up, open }
+    }
+
+    /// Resets every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut list) = self.open.lock() {
+            for s in list.drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    /// Lets connections through again.
+    pub fn mend(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The account endpoint through the relay.
+    pub fn account_url(&self) -> String {
+        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
     }
 }

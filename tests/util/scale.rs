@@ -118,3 +118,24 @@ impl Scaled {
         assert!(report.failures().next().is_none(), "the apply failed");
     }
 }
+
+/// Asserts that `restored` holds the same objects, releases, generations of
+/// `stack` and audit records as `original`.
+pub fn assert_same_store(original: &Store, restored: &Store, stack: &Stack) {
+    assert_eq!(
+        restored.object_digests().expect("objects"),
+        original.object_digests().expect("objects")
+    );
+    assert_eq!(
+        restored.export_releases().expect("releases"),
+        original.export_releases().expect("releases")
+    );
+    assert_eq!(
+        restored.export_generations(stack, 0).expect("generations"),
+        original.export_generations(stack, 0).expect("generations")
+    );
+    assert_eq!(
+        restored.export_audit(0).expect("audit"),
+        original.export_audit(0).expect("audit")
+    );
+}
