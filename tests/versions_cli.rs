@@ -506,3 +506,67 @@ fn production_rules_destroy_window_promotion_and_exceptions() {
         r.stderr
     );
 }
+
+#[test]
+fn a_release_that_fails_its_checks_is_not_promoted() {
+    let p = Project::copy_of_repo();
+    promote_to_prod(&p, IN_WINDOW);
+    // v1.1.0 opens the Redis cache to the internet (the second data service).
+    let data = p.read("specs/chatwoot/data.toml");
+    let mut seen = 0;
+    let opened: Vec<String> = data
+        .lines()
+        .map(|l| {
+            if l == "public_network_access_enabled = false" {
+                seen += 1;
+                if seen == 2 {
+                    return "public_network_access_enabled = true".to_string();
+                }
+            }
+            l.to_string()
+        })
+        .collect();
+    p.write("specs/chatwoot/data.toml", &(opened.join("\n") + "\n"));
+
+    // dev takes it (no gate); staging refuses, naming the failed check.
+    assert_eq!(apply(&p, IN_WINDOW, "dev", "v1.1.0", &[]).code, 0);
+    let r = apply(&p, IN_WINDOW, "staging", "v1.1.0", &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("refused by prod.promotion-gate: release v1.1.0 fails")
+            && r.stdout
+                .contains("verification check(s) in staging: private."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("statectl verify --env staging"),
+        "{}",
+        r.stdout
+    );
+    // Overridden with a reason, audited; prod still refuses on its own.
+    let r = apply(
+        &p,
+        IN_WINDOW,
+        "staging",
+        "v1.1.0",
+        &["--skip-gate", "--reason", "testing the gate"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("note: promotion gate skipped (v1.1.0 fails"),
+        "{}",
+        r.stdout
+    );
+    let r = apply(&p, IN_WINDOW, "prod", "v1.1.0", &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("verification check(s) in prod"),
+        "{}",
+        r.stdout
+    );
+    let h = json(&p.run(&["history", "--estate", EST, "--env", "prod", "--json"]));
+    assert_eq!(h.as_array().unwrap().len(), 1, "prod still on v1.0.0");
+}

@@ -205,6 +205,31 @@ fn execute(
         Some(v) => workflow::promotion(store, &run.stack.estate, env, v)?,
         None => Promotion::NotRequired,
     };
+    // A promoted release must also pass the guarantee checks for this
+    // environment, with the drills this stack has run.
+    let failed_checks = match (&run.promote, &env.promote_from) {
+        (Some(_), Some(_)) => {
+            let drills: Vec<_> = store
+                .generations(run.stack)?
+                .into_iter()
+                .flat_map(|g| g.restores)
+                .collect();
+            let report = crate::verify::verify(
+                &desired.estate,
+                &exceptions,
+                &policy::today(ctx.clock.now()),
+                &crate::verify::Context { drills: &drills },
+            );
+            report
+                .failures()
+                .map(|(f, _)| match &f.address {
+                    Some(a) => format!("{} at {a}", f.rule),
+                    None => f.rule.to_string(),
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     let gate = policy::check(&GateInput {
         env,
         plan: p,
@@ -214,6 +239,7 @@ fn execute(
         skip_gate: run.skip_gate,
         reason: run.reason.as_deref(),
         promotion,
+        failed_checks,
     });
     for n in &gate.notes {
         writeln!(out, "note: {n}")?;

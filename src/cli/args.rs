@@ -212,7 +212,7 @@ pub struct ApplyArgs {
     /// Apply outside the maintenance window (needs --reason; audited).
     #[arg(long)]
     pub emergency: bool,
-    /// Apply a release that has not succeeded upstream yet (needs --reason; audited).
+    /// Apply a release that has not succeeded upstream yet, or fails `statectl verify` here (needs --reason; audited).
     #[arg(long)]
     pub skip_gate: bool,
     /// Seconds to wait for the stack lock.

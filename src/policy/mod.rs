@@ -84,6 +84,10 @@ pub struct GateInput<'a> {
     pub reason: Option<&'a str>,
     /// What the history says about promotion.
     pub promotion: Promotion,
+    /// The verification checks (`statectl verify`) the promoted release
+    /// fails in this environment, one line each; empty when they pass or
+    /// when no promotion is gated.
+    pub failed_checks: Vec<String>,
 }
 
 /// The UTC date of `now`, `YYYY-MM-DD`.
@@ -219,6 +223,51 @@ pub fn check(input: &GateInput<'_>) -> Gate {
             ),
             fix: format!("apply it to {from} first, or pass --skip-gate --reason \"...\" (audited)"),
         }),
+    }
+    if !input.failed_checks.is_empty() {
+        let release = input
+            .plan
+            .release
+            .as_deref()
+            .map(|r| format!("v{r}"))
+            .unwrap_or_default();
+        let shown: Vec<&str> = input
+            .failed_checks
+            .iter()
+            .take(5)
+            .map(String::as_str)
+            .collect();
+        let more = input.failed_checks.len().saturating_sub(shown.len());
+        let list = format!(
+            "{}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        );
+        if input.skip_gate && input.reason.is_some() {
+            gate.notes.push(format!(
+                "promotion gate skipped ({release} fails {} check(s): {list}): {}",
+                input.failed_checks.len(),
+                input.reason.unwrap_or_default()
+            ));
+        } else {
+            gate.violations.push(Violation {
+                rule: PROMOTION_GATE,
+                address: None,
+                message: format!(
+                    "release {release} fails {} verification check(s) in {}: {list}",
+                    input.failed_checks.len(),
+                    env.name
+                ),
+                fix: format!(
+                    "`statectl verify --env {}` shows each finding and its fix; fix the specs and release again, cover a finding with an exception in exceptions.toml, or pass --skip-gate --reason \"...\" (audited)",
+                    env.name
+                ),
+            });
+        }
     }
     gate
 }
