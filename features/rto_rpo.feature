@@ -70,6 +70,7 @@ Feature: Recovery objectives (RTO and RPO)
   Scenario: a drill of a cache snapshotted once a day misses the RPO
     Given a working copy of the "chatwoot" estate
     And the specs set "rdb_backup_frequency_minutes" of "data.redis" to 1440
-    And release "v1.0.0" is promoted to "prod"
+    Then promoting release "v1.0.0" to "prod" is refused by the "recovery.rpo" check
+    Given release "v1.0.0" is promoted to "prod" past the gate, because "drill of a known-bad backup setting"
     When "data.redis" is lost 23 hours after the apply and restored with replace
     Then the drill misses the estate's RPO

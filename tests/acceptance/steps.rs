@@ -92,6 +92,25 @@ fn promoted(w: &mut Ops, version: String, env: String) {
     w.promote(&version, &env);
 }
 
+#[given(expr = "release {string} is promoted to {string} past the gate, because {string}")]
+fn promoted_past_gate(w: &mut Ops, version: String, env: String, reason: String) {
+    w.promote_with(&version, &env, &["--skip-gate", "--reason", &reason]);
+}
+
+#[then(expr = "promoting release {string} to {string} is refused by the {string} check")]
+fn promotion_refused(w: &mut Ops, version: String, env: String, rule: String) {
+    let r = w
+        .try_promote(&version, &env)
+        .unwrap_or_else(|| panic!("release {version} reached {env}"));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stdout.contains("refused by prod.promotion-gate: release")
+            && r.stdout.contains("verification check(s)")
+            && r.stdout.contains(&rule),
+        "{r}"
+    );
+}
+
 #[when(expr = "release {string} is promoted to {string}")]
 fn promoted_now(w: &mut Ops, version: String, env: String) {
     w.promote(&version, &env);

@@ -327,10 +327,39 @@ impl Ops {
 
     /// Promotes `version` through every environment up to `env`.
     pub fn promote(&mut self, version: &str, env: &str) {
+        self.promote_with(version, env, &[]);
+    }
+
+    /// Promotes `version` to `env` with extra apply arguments at every
+    /// gated step (e.g. `--skip-gate --reason ...`).
+    pub fn promote_with(&mut self, version: &str, env: &str, extra: &[&str]) {
         for e in self.promotion_chain(env) {
-            self.apply(&e, version, &[]);
+            self.apply(&e, version, extra);
         }
         self.load_from_copy(env);
+    }
+
+    /// Tries to promote `version` to `env` without overrides; returns the
+    /// first refused apply, if one is.
+    pub fn try_promote(&mut self, version: &str, env: &str) -> Option<Ran> {
+        let estate = self.estate_name.clone();
+        for e in self.promotion_chain(env) {
+            self.env = e.clone();
+            let r = self.run(&[
+                "apply",
+                "--estate",
+                &estate,
+                "--env",
+                &e,
+                "--version",
+                version,
+                "--auto-approve",
+            ]);
+            if r.code != 0 {
+                return Some(r);
+            }
+        }
+        None
     }
 
     /// Loads the estate in play from the working copy.
