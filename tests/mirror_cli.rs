@@ -3,7 +3,8 @@
 //! apply, O(1) pushes for small changes, restore of a lost store, no
 //! plaintext in the mirror, tampering and wrong keys refused with the
 //! object named, key rotation, leases between machines, an unreachable
-//! mirror never losing a commit, and refusing to fork a mirrored history.
+//! mirror never losing a commit, refusing to fork a mirrored history, two
+//! machines through one Azurite, and kill -9 in the middle of a push.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -973,4 +974,99 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
         &b_audit[..],
         "the same audit log"
     );
+}
+
+#[test]
+fn kill_9_during_mirror_push_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Project::copy_of_repo();
+    p.write(
+        "statectl.toml",
+        &format!(
+            "[mirror]\nurl = \"dir:{}\"\npush = \"manual\"\n",
+            dir.path().display()
+        ),
+    );
+    let m = Mirrored::with(p, Vec::new());
+    let r = m.run(&["keys", "init"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Three stacks of history, nothing mirrored yet.
+    for env in ["dev", "staging", "prod"] {
+        let r = m.p.run_with(
+            &[
+                ("STATECTL_NOW", util::IN_WINDOW),
+                ("STATECTL_MIRROR_KEY_FILE", m.key_file().to_str().unwrap()),
+            ],
+            &[
+                "apply",
+                "--estate",
+                EST,
+                "--env",
+                env,
+                "--version",
+                "v1.0.0",
+                "--auto-approve",
+            ],
+        );
+        assert_eq!(r.code, 0, "{env}: {}\n{}", r.stdout, r.stderr);
+    }
+    let before: Vec<_> = ["dev", "staging", "prod"]
+        .iter()
+        .map(|env| {
+            m.run(&["history", "--estate", EST, "--env", env, "--json"])
+                .stdout
+        })
+        .collect();
+
+    // Kill the push at different points; each time the store still opens
+    // and reports where the mirror stands.
+    let mut killed_while_running = 0;
+    for delay_ms in [5u64, 20, 40, 80, 120, 200, 300] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_statectl"))
+            .args(["-C", m.p.path().to_str().unwrap(), "mirror", "push"])
+            .env_remove("STATECTL_STATE_DIR")
+            .envs(m.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            killed_while_running += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let r = m.run(&["mirror", "status", "--json"]);
+        assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
+        serde_json::from_str::<serde_json::Value>(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+    }
+    assert!(killed_while_running > 0, "no push was interrupted");
+
+    // One push finishes the job; the store is intact.
+    let r = m.run(&["mirror", "push"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = m.run(&["mirror", "status"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = m.run(&["store", "check"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // A restore elsewhere has every stack's history.
+    let c = Mirrored::with(Project::copy_of_repo(), Vec::new());
+    std::fs::copy(m.key_file(), c.key_file()).unwrap();
+    c.p.write(
+        "statectl.toml",
+        &format!("[mirror]\nurl = \"dir:{}\"\n", dir.path().display()),
+    );
+    let r = c.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let after: Vec<_> = ["dev", "staging", "prod"]
+        .iter()
+        .map(|env| {
+            c.run(&["history", "--estate", EST, "--env", env, "--json"])
+                .stdout
+        })
+        .collect();
+    assert_eq!(after, before);
 }
