@@ -38,7 +38,7 @@ use crate::store::{GenerationRows, ReleaseRow, Store, StoreError, codec};
 /// Delta rows per generation chunk: a chunk stays well under a few MB.
 pub const CHUNK_ROWS: usize = 4096;
 /// Requests in flight at once.
-const PARALLEL: usize = 16;
+const PARALLEL: usize = 64;
 
 /// Why a mirror operation failed.
 #[derive(Debug, thiserror::Error)]
