@@ -66,7 +66,7 @@ pub enum Command {
 
     /// Plan and apply a release (or a saved plan) to a stack.
     #[command(
-        after_help = "The release is created from the working tree if it does not exist yet. Without --auto-approve the plan is shown and confirmed interactively.\n\nExamples:\n  statectl apply --estate chatwoot --env dev --version v1.0.0 --auto-approve\n  statectl apply --estate chatwoot --env prod --target module.data --replace data.postgres --allow-data-loss --reason INC-42\n  statectl apply --plan plan.json --auto-approve\n  statectl apply --estate chatwoot --env dev --resume --auto-approve"
+        after_help = "The release is created from the working tree if it does not exist yet. Without --auto-approve the plan is shown and confirmed interactively. In gated environments (promote_from) the release must have succeeded upstream and pass `statectl verify` here. With a mirror configured, the apply holds the stack's lease in the mirror (another machine's apply is refused, naming it), refuses if the mirror is ahead of this store (run `statectl mirror restore`), and pushes the new generation when it commits.\n\nExamples:\n  statectl apply --estate chatwoot --env dev --version v1.0.0 --auto-approve\n  statectl apply --estate chatwoot --env prod --target module.data --replace data.postgres --allow-data-loss --reason INC-42\n  statectl apply --plan plan.json --auto-approve\n  statectl apply --estate chatwoot --env dev --resume --auto-approve"
     )]
     Apply(ApplyArgs),
 
@@ -703,7 +703,7 @@ pub enum MirrorCommand {
     },
     /// Rebuild a lost local store from the mirror, verifying every object.
     #[command(
-        after_help = "Restores releases, generations and the audit log into the state directory (normally empty: a lost or new machine), and reports what it restored and how long it took, the state's own RTO. The mirror's key must be available (the same key file, or access to the Key Vault key).\n\nExamples:\n  statectl mirror restore\n  statectl mirror restore --estate chatwoot --env prod --generation 41"
+        after_help = "Restores releases, generations and the audit log into the state directory (normally empty: a lost or new machine), and reports what it restored and how long it took, the state's own RTO. Into an existing store it adds only what the store lacks: the way a second machine catches up after another one applied (an apply that finds the mirror ahead of its store is refused and points here). The mirror's key must be available (the same key file, or access to the Key Vault key).\n\nExamples:\n  statectl mirror restore\n  statectl mirror restore --estate chatwoot --env prod --generation 41"
     )]
     Restore {
         /// Which stacks.
@@ -714,7 +714,9 @@ pub enum MirrorCommand {
         generation: Option<u64>,
     },
     /// Check the mirror: every stack's HEAD opens, and the account's data protection settings.
-    #[command(after_help = "Example:\n  statectl mirror check")]
+    #[command(
+        after_help = "Exits 1 when a HEAD cannot be read with the configured key, or when the account's blob soft delete is off or shorter than the longest state_retention_days of the environments (prod: 30); it prints the `az` command that fixes it. Blob versioning is an ARM setting the Blob service does not report: check it with `az storage account blob-service-properties show`.\n\nExample:\n  statectl mirror check"
+    )]
     Check,
     /// Move a stack's oldest generations to tombstones (soft delete), keeping the newest.
     #[command(
