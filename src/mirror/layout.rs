@@ -36,6 +36,16 @@ pub fn object(d: &Digest) -> String {
     format!("{ROOT}/objects/{}", d.to_hex())
 }
 
+/// Prefix of every pack of objects.
+pub fn packs() -> String {
+    format!("{ROOT}/packs/")
+}
+
+/// One pack, named by the digest of its members' digests.
+pub fn pack(name: &Digest) -> String {
+    format!("{ROOT}/packs/{}", name.to_hex())
+}
+
 /// Prefix of every release.
 pub fn releases() -> String {
     format!("{ROOT}/releases/")

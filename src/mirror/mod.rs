@@ -4,7 +4,8 @@
 //! nothing and a lost local store can be rebuilt.
 //!
 //! What is pushed: the store's sensitive-value key (wrapped), every
-//! content-addressed object, every release, every settled generation with
+//! content-addressed object (in packs of up to 1,024, so a first push and a
+//! restore take a few requests, not one per object), every release, every settled generation with
 //! its rows (chunked, so a one-resource change uploads O(1) objects), each
 //! stack's HEAD (advanced by compare-and-swap), and the audit log in runs.
 //! Everything but HEAD is written create-only: nothing is overwritten. The
@@ -39,6 +40,8 @@ use crate::store::{GenerationRows, ReleaseRow, Store, StoreError, codec};
 pub const CHUNK_ROWS: usize = 4096;
 /// Requests in flight at once.
 const PARALLEL: usize = 64;
+/// Objects per pack: about 0.5-1 MiB for typical resources.
+const PACK_OBJECTS: usize = 1024;
 
 /// Why a mirror operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -364,6 +367,86 @@ impl Mirror {
         Ok(())
     }
 
+    /// The bookkeeping key of a pack planned but not yet known to be in
+    /// the mirror.
+    fn pending_key(&self, name: &Digest) -> String {
+        self.mark(&format!("pending/{}", name.to_hex()))
+    }
+
+    /// The packs an earlier push planned and did not finish, with members.
+    fn pending_packs(&self, store: &Store) -> Result<Vec<(Digest, Vec<Digest>)>, MirrorError> {
+        let prefix = self.mark("pending/");
+        let mut out = Vec::new();
+        for key in store.mirrored_under(&prefix)? {
+            let hex = key.trim_start_matches(&prefix);
+            let name: Digest = hex.parse().map_err(|e: crate::model::DigestError| {
+                MirrorError::Bug(format!("pending pack `{key}`: {e}"))
+            })?;
+            let members: Vec<Digest> = match store.mirrored(&key)? {
+                Some(b) => decode(&key, &b)?,
+                None => continue,
+            };
+            out.push((name, members));
+        }
+        Ok(out)
+    }
+
+    /// Writes packs create-only, a bounded number at once; as each lands,
+    /// its objects are marked pushed and its plan entry is dropped.
+    async fn put_packs(
+        &self,
+        packs: Vec<(Digest, Vec<Digest>)>,
+        store: &Store,
+        progress: &mut dyn Progress,
+        report: &mut PushReport,
+    ) -> Result<(), MirrorError> {
+        let total: usize = packs.iter().map(|(_, m)| m.len()).sum();
+        let mut done = 0usize;
+        let mut set = tokio::task::JoinSet::new();
+        let mut queue = packs.into_iter();
+        loop {
+            while set.len() < PARALLEL {
+                let Some((name, members)) = queue.next() else {
+                    break;
+                };
+                let mut objects = Vec::with_capacity(members.len());
+                for d in &members {
+                    let bytes = store.object_bytes(d)?.ok_or_else(|| {
+                        MirrorError::Bug(format!("object {} vanished from the store", d.to_hex()))
+                    })?;
+                    objects.push((*d, bytes));
+                }
+                let payload = encode("pack", &objects)?;
+                let me = self.clone();
+                set.spawn(async move {
+                    let path = layout::pack(&name);
+                    let r = me.put_new(&path, &payload).await;
+                    (name, members, path, r)
+                });
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            let (name, members, path, r) = joined.map_err(|e| MirrorError::Bug(e.to_string()))?;
+            let (new, bytes) = r?;
+            if new {
+                report.blobs += 1;
+                report.bytes += bytes;
+            }
+            let mut marks: Vec<(String, Vec<u8>)> = members
+                .iter()
+                .map(|d| (layout::object(d), Vec::new()))
+                .collect();
+            marks.push((path, Vec::new()));
+            let scoped: Vec<(String, Vec<u8>)> =
+                marks.into_iter().map(|(p, v)| (self.mark(&p), v)).collect();
+            store.settle_mirrored(&scoped, &[self.pending_key(&name)])?;
+            done += members.len();
+            progress.update(done, total, report.bytes);
+        }
+        Ok(())
+    }
+
     /// Pushes everything the mirror lacks: the data key, objects, releases,
     /// the settled generations of `stacks` (all stacks when empty), and
     /// the audit log. Safe to repeat; safe to interrupt.
@@ -387,14 +470,34 @@ impl Mirror {
         {
             items.push((layout::data_key(), k.bytes().to_vec()));
         }
-        for d in store.object_digests()? {
-            let path = layout::object(&d);
-            if !pushed.contains(&path)
-                && let Some(bytes) = store.object_bytes(&d)?
-            {
-                items.push((path, bytes));
-            }
+        // Objects travel in packs (one blob per up to PACK_OBJECTS objects):
+        // a first push and a restore are then a few requests, not one per
+        // object. Packs an interrupted push planned are finished first, with
+        // the same members, so a retry never packs an object twice.
+        let pending = self.pending_packs(store)?;
+        let planned: BTreeSet<Digest> = pending
+            .iter()
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect();
+        let fresh: Vec<Digest> = store
+            .object_digests()?
+            .into_iter()
+            .filter(|d| !pushed.contains(&layout::object(d)) && !planned.contains(d))
+            .collect();
+        let mut packs = pending;
+        let mut plan = Vec::new();
+        for members in fresh.chunks(PACK_OBJECTS) {
+            let name = Digest::of_parts(members.iter().map(|d| d.0.as_slice()));
+            plan.push((
+                self.pending_key(&name),
+                encode("pack members", &members.to_vec())?,
+            ));
+            packs.push((name, members.to_vec()));
         }
+        if !plan.is_empty() {
+            store.mark_mirrored(&plan)?;
+        }
+        self.put_packs(packs, store, progress, &mut report).await?;
         for r in store.export_releases()? {
             let path = layout::release(&r.estate, &r.version);
             if !pushed.contains(&path) {
@@ -743,8 +846,25 @@ impl Mirror {
             Err(e) => return Err(e),
         }
 
+        // Objects: packs, and single objects (how early pushes stored them).
+        // Packs this store already took in, or pushed, are skipped.
+        let seen: BTreeSet<String> = store
+            .mirrored_under(&self.mark(&layout::packs()))?
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&self.scope).map(str::to_string))
+            .collect();
         let have: BTreeSet<Digest> = store.object_digests()?.into_iter().collect();
-        let mut wanted = Vec::new();
+        let mut wanted: Vec<(String, Option<Digest>)> = Vec::new();
+        for path in self
+            .backend
+            .list(&layout::packs())
+            .await
+            .map_err(|e| self.blob(e))?
+        {
+            if !seen.contains(&path) {
+                wanted.push((path, None));
+            }
+        }
         for path in self
             .backend
             .list(&layout::objects())
@@ -759,11 +879,10 @@ impl Mirror {
                         message: e.to_string(),
                     })?;
             if !have.contains(&d) {
-                wanted.push((path, d));
+                wanted.push((path, Some(d)));
             }
         }
         let total = wanted.len();
-        let mut batch = Vec::new();
         let mut set = tokio::task::JoinSet::new();
         let mut queue = wanted.into_iter();
         let mut done = 0;
@@ -781,17 +900,26 @@ impl Mirror {
             let Some(joined) = set.join_next().await else {
                 break;
             };
-            let (_, d, r) = joined.map_err(|e| MirrorError::Bug(e.to_string()))?;
+            let (path, d, r) = joined.map_err(|e| MirrorError::Bug(e.to_string()))?;
             let (bytes, _) = r?;
             report.bytes += bytes.len() as u64;
-            batch.push((d, bytes));
+            let objects: Vec<(Digest, Vec<u8>)> = match d {
+                Some(d) => vec![(d, bytes)],
+                None => decode(&path, &bytes)?,
+            };
+            report.objects += store.import_objects(&objects)?;
+            // What came from the mirror is in the mirror: never pushed again.
+            let mut marks: Vec<(String, Vec<u8>)> = objects
+                .iter()
+                .map(|(d, _)| (self.mark(&layout::object(d)), Vec::new()))
+                .collect();
+            if d.is_none() {
+                marks.push((self.mark(&path), Vec::new()));
+            }
+            store.settle_mirrored(&marks, &[])?;
             done += 1;
             progress.update(done, total, report.bytes);
-            if batch.len() >= 1024 {
-                report.objects += store.import_objects(&std::mem::take(&mut batch))?;
-            }
         }
-        report.objects += store.import_objects(&batch)?;
 
         let mut releases = Vec::new();
         for path in self

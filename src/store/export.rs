@@ -473,6 +473,25 @@ impl Store {
         })
     }
 
+    /// Records `items` as pushed and drops the `done` entries, in one
+    /// transaction (a planned pack becomes its pushed objects).
+    pub fn settle_mirrored(
+        &self,
+        items: &[(String, Vec<u8>)],
+        done: &[String],
+    ) -> Result<(), StoreError> {
+        self.write(|w| {
+            let mut t = w.open_table(schema::MIRRORED)?;
+            for (k, v) in items {
+                t.insert(k.as_str(), v.as_slice())?;
+            }
+            for k in done {
+                t.remove(k.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
     /// Forgets mirror bookkeeping under `prefix` (after blobs were pruned
     /// or the mirror changed).
     pub fn unmark_mirrored(&self, prefix: &str) -> Result<(), StoreError> {
