@@ -154,6 +154,8 @@ pub struct Relay {
     pub port: u16,
     up: std::sync::Arc<std::sync::atomic::AtomicBool>,
     open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    /// Cut once this many bytes went upstream (u64::MAX: never).
+    budget: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Relay {
@@ -163,8 +165,10 @@ impl Relay {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the relay");
         let port = listener.local_addr().expect("relay address").port();
         let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (up2, open2) = (up.clone(), open.clone());
+        let open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>> =
+            std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let budget = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let (up2, open2, budget2) = (up.clone(), open.clone(), budget.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -176,44 +180,86 @@ impl Relay {
                     let _ = client.shutdown(std::net::Shutdown::Both);
                     continue;
                 };
-                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(std::net::Shutdown::Both);
-                    });
-                };
+                // Upstream bytes draw on the budget; when it runs out, the
+                // relay cuts everything, mid-request.
+                let pipe =
+                    |mut from: std::net::TcpStream, mut to: std::net::TcpStream, metered: bool| {
+                        let (budget, up, open) = (budget2.clone(), up2.clone(), open2.clone());
+                        std::thread::spawn(move || {
+                            use std::io::{Read as _, Write as _};
+                            let mut buf = [0u8; 16 * 1024];
+                            loop {
+                                let n = match from.read(&mut buf) {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => n,
+                                };
+                                if metered {
+                                    let left = budget.load(Ordering::SeqCst);
+                                    if left != u64::MAX {
+                                        if (n as u64) >= left {
+                                            cut_all(&up, &open);
+                                            break;
+                                        }
+                                        budget.fetch_sub(n as u64, Ordering::SeqCst);
+                                    }
+                                }
+                                if to.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                        });
+                    };
                 if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
                     if let Ok(mut list) = open2.lock() {
                         list.extend([c2, s2]);
                     }
                     let (c3, s3) = (client.try_clone(), server.try_clone());
-                    pipe(client, server);
+                    pipe(client, server, true);
                     if let (Ok(c3), Ok(s3)) = (c3, s3) {
-                        pipe(s3, c3);
+                        pipe(s3, c3, false);
                     }
                 }
             }
         });
-        Relay { port, up, open }
+        Relay {
+            port,
+            up,
+            open,
+            budget,
+        }
     }
 
     /// Resets every connection and refuses new ones.
     pub fn cut(&self) {
-        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
-        if let Ok(mut list) = self.open.lock() {
-            for s in list.drain(..) {
-                let _ = s.shutdown(std::net::Shutdown::Both);
-            }
-        }
+        cut_all(&self.up, &self.open);
     }
 
-    /// Lets connections through again.
+    /// Cuts once `bytes` more have gone upstream: an outage in the middle
+    /// of whatever is being sent then.
+    pub fn cut_after(&self, bytes: u64) {
+        self.budget
+            .store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets connections through again, with no budget.
     pub fn mend(&self) {
+        self.budget
+            .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The account endpoint through the relay.
     pub fn account_url(&self) -> String {
         format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+    }
+}
+
+fn cut_all(up: &std::sync::atomic::AtomicBool, open: &std::sync::Mutex<Vec<std::net::TcpStream>>) {
+    up.store(false, std::sync::atomic::Ordering::SeqCst);
+    if let Ok(mut list) = open.lock() {
+        for s in list.drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
     }
 }
