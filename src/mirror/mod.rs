@@ -458,9 +458,12 @@ impl Mirror {
     ) -> Result<PushReport, MirrorError> {
         let started = Instant::now();
         let mut report = PushReport::default();
+        // Objects are matched against their marks in one ordered pass
+        // below; this set holds the rest (data key, releases).
         let pushed: BTreeSet<String> = store
-            .mirrored_under(&self.mark(&format!("{}/", layout::ROOT)))?
+            .mirrored_under(&self.mark(&layout::releases()))?
             .into_iter()
+            .chain(store.mirrored_under(&self.mark(&layout::data_key()))?)
             .filter_map(|p| p.strip_prefix(&self.scope).map(str::to_string))
             .collect();
 
@@ -480,9 +483,9 @@ impl Mirror {
             .flat_map(|(_, m)| m.iter().copied())
             .collect();
         let fresh: Vec<Digest> = store
-            .object_digests()?
+            .objects_not_marked(&self.mark(&layout::objects()))?
             .into_iter()
-            .filter(|d| !pushed.contains(&layout::object(d)) && !planned.contains(d))
+            .filter(|d| !planned.contains(d))
             .collect();
         let mut packs = pending;
         let mut plan = Vec::new();

@@ -81,6 +81,63 @@ impl Store {
         })
     }
 
+    /// The stored objects whose key `<prefix><hex digest>` is not in the
+    /// mirror bookkeeping: one pass over both tables in key order (both
+    /// sort the same way: hex preserves byte order), with no set built.
+    pub fn objects_not_marked(&self, prefix: &str) -> Result<Vec<Digest>, StoreError> {
+        self.read(|r| {
+            let objects = r.open_table(schema::OBJECTS)?;
+            let marks = match r.open_table(schema::MIRRORED) {
+                Ok(t) => Some(t),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let mut marked = match &marks {
+                Some(t) => Some(t.range(prefix..)?),
+                None => None,
+            };
+            let next_mark = |marked: &mut Option<_>| -> Result<Option<String>, StoreError> {
+                let Some(it) = marked else { return Ok(None) };
+                let it: &mut redb::Range<'_, &str, &[u8]> = it;
+                match it.next() {
+                    Some(row) => {
+                        let (k, _) = row?;
+                        Ok(k.value().strip_prefix(prefix).map(str::to_string))
+                    }
+                    None => Ok(None),
+                }
+            };
+            let mut mark = next_mark(&mut marked)?;
+            let mut hex = String::with_capacity(64);
+            let mut out = Vec::new();
+            for row in objects.iter()? {
+                let (k, _) = row?;
+                let bytes: [u8; 32] = k.value().try_into().map_err(|_| {
+                    corrupt(
+                        "objects",
+                        format!("{:02x?}", k.value()),
+                        codec::CodecError::Truncated(k.value().len()),
+                    )
+                })?;
+                let d = Digest(bytes);
+                hex.clear();
+                for b in bytes {
+                    use std::fmt::Write as _;
+                    let _ = write!(hex, "{b:02x}");
+                }
+                while let Some(m) = &mark
+                    && m.as_str() < hex.as_str()
+                {
+                    mark = next_mark(&mut marked)?;
+                }
+                if mark.as_deref() != Some(hex.as_str()) {
+                    out.push(d);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// The raw bytes of one object.
     pub fn object_bytes(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|r| {
