@@ -541,3 +541,42 @@ fn an_older_schema_is_migrated_in_one_transaction() {
     assert!(store.audit_log(None).unwrap().is_empty());
     assert!(store.releases("x").unwrap().is_empty());
 }
+
+#[test]
+fn objects_not_marked_is_the_difference_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let estate = crate::synthetic::layered("synth", 60, 10, 1);
+    store
+        .create_release(
+            "synth",
+            "1.0.0",
+            std::slice::from_ref(&estate),
+            None,
+            &actor(),
+        )
+        .unwrap();
+    let all = store.object_digests().unwrap();
+    assert!(all.len() >= 60, "{} objects", all.len());
+    let prefix = "abc@v1/objects/";
+    assert_eq!(store.objects_not_marked(prefix).unwrap(), all);
+
+    // Mark every third object, plus keys around the prefix that must not
+    // count: another mirror's marks and other paths of this one.
+    let mut marks: Vec<(String, Vec<u8>)> = all
+        .iter()
+        .step_by(3)
+        .map(|d| (format!("{prefix}{}", d.to_hex()), Vec::new()))
+        .collect();
+    marks.push((format!("abb@v1/objects/{}", all[1].to_hex()), Vec::new()));
+    marks.push((format!("abc@v1/packs/{}", all[1].to_hex()), Vec::new()));
+    marks.push(("abc@v1/objects/zz-not-a-digest".into(), Vec::new()));
+    store.mark_mirrored(&marks).unwrap();
+    let expected: Vec<_> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, d)| *d)
+        .collect();
+    assert_eq!(store.objects_not_marked(prefix).unwrap(), expected);
+}
