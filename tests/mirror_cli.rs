@@ -70,8 +70,9 @@ impl Mirrored {
         self.p.run_with(&env, args)
     }
 
-    fn apply(&self, version: &str) -> Run {
-        let r = self.run(&[
+    /// Applies `version` to chatwoot/dev, whatever the outcome.
+    fn try_apply(&self, version: &str) -> Run {
+        self.run(&[
             "apply",
             "--estate",
             EST,
@@ -80,7 +81,12 @@ impl Mirrored {
             "--version",
             version,
             "--auto-approve",
-        ]);
+        ])
+    }
+
+    /// Applies `version` to chatwoot/dev, which must succeed.
+    fn apply(&self, version: &str) -> Run {
+        let r = self.try_apply(version);
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
         r
     }
@@ -380,16 +386,7 @@ fn a_lease_held_elsewhere_refuses_the_apply_until_force_unlock() {
     .unwrap();
     std::fs::write(stack.join("holder"), sealed).unwrap();
     m.bump_redis();
-    let r = m.run(&[
-        "apply",
-        "--estate",
-        EST,
-        "--env",
-        "dev",
-        "--version",
-        "v1.1.0",
-        "--auto-approve",
-    ]);
+    let r = m.try_apply("v1.1.0");
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stderr
@@ -486,16 +483,7 @@ fn a_second_store_cannot_fork_a_mirrored_history() {
     let b = Mirrored::dir(dir.path());
     std::fs::copy(a.key_file(), b.key_file()).unwrap();
     b.bump_redis();
-    let r = b.run(&[
-        "apply",
-        "--estate",
-        EST,
-        "--env",
-        "dev",
-        "--version",
-        "v1.0.0",
-        "--auto-approve",
-    ]);
+    let r = b.try_apply("v1.0.0");
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(
@@ -896,19 +884,7 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
     }
 
     // B is refused while A runs, and told who holds the stack.
-    let apply_b = |version: &str| {
-        b.run(&[
-            "apply",
-            "--estate",
-            EST,
-            "--env",
-            "dev",
-            "--version",
-            version,
-            "--auto-approve",
-        ])
-    };
-    let r = apply_b("v1.1.0");
+    let r = b.try_apply("v1.1.0");
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr
@@ -932,7 +908,7 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
 
     // A is done: B may take the lease, but its store is behind the mirror,
     // so it is told to catch up rather than plan on stale state.
-    let r = apply_b("v1.1.0");
+    let r = b.try_apply("v1.1.0");
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(
@@ -950,10 +926,10 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
         r.stdout
     );
     // B runs: v1.1.0 is already there; a new release applies and pushes.
-    let r = apply_b("v1.1.0");
+    let r = b.try_apply("v1.1.0");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     b.bump_redis();
-    let r = apply_b("v1.2.0");
+    let r = b.try_apply("v1.2.0");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("mirrored to "), "{}", r.stdout);
 
