@@ -209,11 +209,7 @@ fn execute(
     // environment, with the drills this stack has run.
     let failed_checks = match (&run.promote, &env.promote_from) {
         (Some(_), Some(_)) => {
-            let drills: Vec<_> = store
-                .generations(run.stack)?
-                .into_iter()
-                .flat_map(|g| g.restores)
-                .collect();
+            let drills = store.restores(run.stack)?;
             let report = crate::verify::verify(
                 &desired.estate,
                 &exceptions,

@@ -23,10 +23,7 @@ fn drills(ctx: &Context, stack: &Stack) -> Vec<RestoreReport> {
     ) else {
         return Vec::new();
     };
-    store
-        .generations(stack)
-        .map(|gs| gs.into_iter().flat_map(|g| g.restores).collect())
-        .unwrap_or_default()
+    store.restores(stack).unwrap_or_default()
 }
 
 fn xml(s: &str) -> String {

@@ -789,6 +789,17 @@ impl Store {
         })
     }
 
+    /// Every restore recorded in `stack`'s history (emergency applies and
+    /// drills), oldest first: the measured RTO/RPO the checks compare with
+    /// the objectives.
+    pub fn restores(&self, stack: &Stack) -> Result<Vec<crate::model::RestoreReport>, StoreError> {
+        Ok(self
+            .generations(stack)?
+            .into_iter()
+            .flat_map(|g| g.restores)
+            .collect())
+    }
+
     /// The latest generation of `stack`, if any.
     pub fn latest_generation(&self, stack: &Stack) -> Result<Option<Generation>, StoreError> {
         let key = gen_key(stack);
