@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use proptest::prelude::*;
 use statectl::apply::{self, ApplyOptions, QuietProgress};
@@ -296,4 +297,225 @@ proptest! {
             prop_assert!(second.plan.is_empty(), "second plan not empty: {:?}", second.plan.actions.iter().map(|a| (a.kind, a.address.to_string())).collect::<Vec<_>>());
         }
     }
+}
+
+/// Stalls forever on the put of one address (of every address when
+/// `None`); everything else passes through.
+struct StallOn {
+    inner: Arc<Sim>,
+    address: Option<Address>,
+}
+
+impl Provider for StallOn {
+    fn name(&self) -> &str {
+        "stall-on"
+    }
+    async fn put(
+        &self,
+        op: Operation,
+        r: &ResolvedResource,
+    ) -> Result<ObservedResource, ProviderError> {
+        if self.address.as_ref().is_none_or(|a| *a == r.address) {
+            std::future::pending::<()>().await;
+        }
+        self.inner.put(op, r).await
+    }
+    async fn delete(&self, o: &ObservedResource, mode: DeleteMode) -> Result<(), ProviderError> {
+        self.inner.delete(o, mode).await
+    }
+    fn list(
+        &self,
+        p: &str,
+    ) -> impl Future<Output = Result<Vec<ObservedResource>, ProviderError>> + Send {
+        self.inner.list(p)
+    }
+    fn read(
+        &self,
+        t: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ObservedResource>, ProviderError>> + Send {
+        self.inner.read(t, id)
+    }
+}
+
+/// Group commit does not hold a result hostage to a slow operation: `n0`
+/// and `n1` start together, `n1` never ends, and `n0`'s result is in the
+/// store within `PENDING_WAIT` of its end, with its journal entry closed.
+#[test]
+fn a_result_commits_while_a_slow_operation_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let sim = Arc::new(
+        Sim::open(
+            dir.path(),
+            Arc::new(SystemClock),
+            SimTiming::Zero,
+            SimDurability::Deferred,
+        )
+        .unwrap(),
+    );
+    let stack = Stack::new("prop", "dev").unwrap();
+    let e = estate(&vec![Some((vec![], 1, false)), Some((vec![], 2, false))]);
+    store
+        .create_release("prop", "1.0.0", std::slice::from_ref(&e), None, &actor())
+        .unwrap();
+    let loader = Loader::new(dir.path());
+    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
+    let (plan, observed) =
+        workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
+    let provider = Arc::new(StallOn {
+        inner: sim.clone(),
+        address: Some(Address::new("net", "n1").unwrap()),
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let opts = ApplyOptions::default();
+    let who = actor();
+    let mut quiet = QuietProgress;
+    rt.block_on(async {
+        tokio::select! {
+            r = apply::apply(&store, provider, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => {
+                panic!("the apply cannot end while n1 stalls: {r:?}");
+            }
+            () = tokio::time::sleep(apply::PENDING_WAIT * 5) => {}
+        }
+    });
+    let g = store.latest_generation(&stack).unwrap().unwrap();
+    assert_eq!(g.outcome, Outcome::InProgress);
+    let now: BTreeSet<String> = store
+        .observed(&g)
+        .unwrap()
+        .keys()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(
+        now,
+        BTreeSet::from(["core.rg".to_string(), "net.n0".to_string()]),
+        "n0's result is committed though n1 still runs"
+    );
+    let open: Vec<String> = store
+        .unresolved(&stack)
+        .unwrap()
+        .into_iter()
+        .map(|j| j.address.to_string())
+        .collect();
+    assert_eq!(open, vec!["net.n1".to_string()], "only n1's entry is open");
+}
+
+/// An update journaled ahead of its start but never run (the process died
+/// first) is not taken for done: after reconcile the plan finds the resource
+/// still differs from the release and updates it.
+#[test]
+fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let sim = Arc::new(
+        Sim::open(
+            dir.path(),
+            Arc::new(SystemClock),
+            SimTiming::Zero,
+            SimDurability::Deferred,
+        )
+        .unwrap(),
+    );
+    let stack = Stack::new("prop", "dev").unwrap();
+    let loader = Loader::new(dir.path());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let plan_opts = PlanOptions::default();
+    let v1 = estate(&vec![Some((vec![], 0, false))]);
+    let v2 = estate(&vec![Some((vec![], 3, false)), Some((vec![], 1, false))]);
+    for (version, e) in [("1.0.0", &v1), ("1.1.0", &v2)] {
+        store
+            .create_release("prop", version, std::slice::from_ref(e), None, &actor())
+            .unwrap();
+    }
+    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
+    let (plan, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+    rt.block_on(apply::apply(
+        &store,
+        sim.clone(),
+        &stack,
+        &plan,
+        &desired.estate,
+        observed,
+        &actor(),
+        &ApplyOptions::default(),
+        &mut QuietProgress,
+    ))
+    .unwrap();
+
+    // v1.1.0 updates n0 and creates n1. With one slot, the first put stalls
+    // and the other operation is journaled but never starts.
+    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.1.0", None).unwrap();
+    let (plan, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+    assert_eq!(plan.actions.len(), 2, "{:?}", plan.actions);
+    let stall = Arc::new(StallOn {
+        inner: sim.clone(),
+        address: None,
+    });
+    let opts = ApplyOptions {
+        parallelism: 1,
+        ..ApplyOptions::default()
+    };
+    let who = actor();
+    let mut quiet = QuietProgress;
+    rt.block_on(async {
+        tokio::select! {
+            r = apply::apply(&store, stall, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => {
+                panic!("the apply cannot end while its put stalls: {r:?}");
+            }
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    });
+    assert_eq!(
+        store.unresolved(&stack).unwrap().len(),
+        2,
+        "both were journaled"
+    );
+
+    let report = rt
+        .block_on(apply::reconcile(&store, sim.as_ref(), &stack, &actor()))
+        .unwrap();
+    assert_eq!(
+        report.to_check,
+        vec!["update net.n0".to_string()],
+        "{report:?}"
+    );
+    assert_eq!(
+        report.did_not,
+        vec!["create net.n1".to_string()],
+        "{report:?}"
+    );
+    let (again, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+    let kinds: BTreeSet<String> = again
+        .actions
+        .iter()
+        .map(|a| format!("{} {}", a.kind, a.address))
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["update net.n0".to_string(), "create net.n1".to_string()])
+    );
+    let report = rt
+        .block_on(apply::apply(
+            &store,
+            sim.clone(),
+            &stack,
+            &again,
+            &desired.estate,
+            observed,
+            &actor(),
+            &ApplyOptions::default(),
+            &mut QuietProgress,
+        ))
+        .unwrap();
+    assert!(report.failures().next().is_none());
+    converged(&store, &sim, &stack, &v2).unwrap();
 }

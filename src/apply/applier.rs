@@ -106,6 +106,20 @@ pub enum ApplyError {
     Bug(String),
 }
 
+/// Operations journaled ahead of their start, beyond the free slots: a
+/// slot that frees up starts one of them without a durable commit. More
+/// means fewer commits, and more open journal entries for `--resume` to
+/// check with the provider after a crash.
+pub const JOURNAL_AHEAD: usize = 64;
+
+/// Results that commit together at most: the work a crash can make
+/// `--resume` re-read from the provider is bounded by this.
+pub const PENDING_MAX: usize = 256;
+
+/// How long a finished operation's result waits for others to commit with
+/// it (on the runtime's clock, which is virtual time on the simulator).
+pub const PENDING_WAIT: Duration = Duration::from_millis(200);
+
 struct Finished {
     index: usize,
     seq: u64,
@@ -233,84 +247,34 @@ pub async fn apply<P: Provider + 'static>(
     let parallelism = opts.parallelism.max(1);
     let region = Some(desired.environment.region.clone());
 
-    // Results of the last round, committed together with the next round's
-    // journal entries (one durable write per round).
+    // Group commit. Operations are journaled in batches ahead of their start
+    // (up to JOURNAL_AHEAD beyond the free slots, all with their dependencies
+    // done), so a slot that frees up usually starts a journaled operation
+    // without a commit. Results wait in `pending` and commit with the next
+    // batch of journal entries, or once PENDING_MAX of them have gathered, or
+    // when no result has come for PENDING_WAIT while some are waiting. A crash
+    // loses none of them: each waiting result has a journal entry that is
+    // still open, and `apply --resume` reads the provider for every open entry.
     let mut pending_changes: Vec<Change> = Vec::new();
     let mut pending_resolves: Vec<(u64, JournalState, Option<String>)> = Vec::new();
+    let mut journaled: BinaryHeap<(u64, Reverse<usize>)> = BinaryHeap::new();
+    let mut journaled_ops: BTreeMap<usize, (u64, Option<ResolvedResource>)> = BTreeMap::new();
     loop {
-        // Start what may start, journaling the whole batch in one transaction first.
-        let mut batch: Vec<(usize, Option<ResolvedResource>)> = Vec::new();
-        let mut early: Vec<OpOutcome> = Vec::new();
-        while running.len() + batch.len() < parallelism {
-            let Some((_, Reverse(i))) = ready.pop() else {
-                break;
+        while running.len() < parallelism {
+            // Critical path first, whether journaled already or not.
+            let take_journaled = match (journaled.peek(), ready.peek()) {
+                (Some(j), Some(r)) => j.0 >= r.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
             };
-            let a = &plan.actions[i];
-            if a.kind == ActionKind::Delete {
-                batch.push((i, None));
-                continue;
-            }
-            match resolve(desired, &a.address, &observed) {
-                Ok(r) => batch.push((i, Some(r))),
-                Err(e) => {
-                    let t = start.elapsed();
-                    early.push(OpOutcome {
-                        address: a.address.clone(),
-                        kind: a.kind,
-                        result: OpResult::Failed(e),
-                        started: t,
-                        ended: t,
-                        took: Duration::ZERO,
-                    });
-                }
-            }
-        }
-        for o in early {
-            let i = plan
-                .actions
-                .iter()
-                .position(|a| a.address == o.address)
-                .unwrap_or(0);
-            settle_failure(
-                plan,
-                i,
-                o,
-                &mut settled,
-                &mut outcomes,
-                &users,
-                start,
-                progress,
-                running.len(),
-            );
-        }
-        let intents: Vec<JournalIntent> = batch
-            .iter()
-            .map(|(i, r)| {
-                let a = &plan.actions[*i];
-                JournalIntent {
-                    address: a.address.clone(),
-                    action: a.kind.to_string(),
-                    arm_type: a.arm_type.clone(),
-                    resource_id: match r {
-                        Some(r) => arm_id(r),
-                        None => observed
-                            .get(&a.address)
-                            .map(|o| o.id.clone())
-                            .unwrap_or_default(),
-                    },
-                    desired: a.desired,
-                }
-            })
-            .collect();
-        if !intents.is_empty() || !pending_changes.is_empty() || !pending_resolves.is_empty() {
-            let (_, seqs) = store.record_and_begin(
-                stack,
-                g.number,
-                std::mem::take(&mut pending_changes),
-                &std::mem::take(&mut pending_resolves),
-                &intents,
-            )?;
-            for ((i, resolved), seq) in batch.into_iter().zip(seqs) {
+            if take_journaled {
+                let Some((_, Reverse(i))) = journaled.pop() else {
+                    break;
+                };
+                let (seq, resolved) = journaled_ops
+                    .remove(&i)
+                    .ok_or_else(|| ApplyError::Bug(format!("action {i} journaled twice")))?;
                 let a = &plan.actions[i];
                 progress.started(a, running.len() + 1, start.elapsed());
                 let provider = provider.clone();
@@ -328,15 +292,112 @@ pub async fn apply<P: Provider + 'static>(
                         ended: start.elapsed(),
                     }
                 });
+                continue;
+            }
+            // The next operation to start has no journal entry yet: journal a
+            // batch of ready operations, with the waiting results, in one
+            // durable transaction.
+            let want = parallelism - running.len() + JOURNAL_AHEAD;
+            let mut batch: Vec<(usize, Option<ResolvedResource>)> = Vec::new();
+            let mut early: Vec<(usize, OpOutcome)> = Vec::new();
+            while batch.len() < want {
+                let Some((_, Reverse(i))) = ready.pop() else {
+                    break;
+                };
+                let a = &plan.actions[i];
+                if a.kind == ActionKind::Delete {
+                    batch.push((i, None));
+                    continue;
+                }
+                match resolve(desired, &a.address, &observed) {
+                    Ok(r) => batch.push((i, Some(r))),
+                    Err(e) => {
+                        let t = start.elapsed();
+                        early.push((
+                            i,
+                            OpOutcome {
+                                address: a.address.clone(),
+                                kind: a.kind,
+                                result: OpResult::Failed(e),
+                                started: t,
+                                ended: t,
+                                took: Duration::ZERO,
+                            },
+                        ));
+                    }
+                }
+            }
+            for (i, o) in early {
+                settle_failure(
+                    plan,
+                    i,
+                    o,
+                    &mut settled,
+                    &mut outcomes,
+                    &users,
+                    start,
+                    progress,
+                    running.len(),
+                );
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let intents: Vec<JournalIntent> = batch
+                .iter()
+                .map(|(i, r)| {
+                    let a = &plan.actions[*i];
+                    JournalIntent {
+                        address: a.address.clone(),
+                        action: a.kind.to_string(),
+                        arm_type: a.arm_type.clone(),
+                        resource_id: match r {
+                            Some(r) => arm_id(r),
+                            None => observed
+                                .get(&a.address)
+                                .map(|o| o.id.clone())
+                                .unwrap_or_default(),
+                        },
+                        desired: a.desired,
+                    }
+                })
+                .collect();
+            let (_, seqs) = store.record_and_begin(
+                stack,
+                g.number,
+                std::mem::take(&mut pending_changes),
+                &std::mem::take(&mut pending_resolves),
+                &intents,
+            )?;
+            for ((i, resolved), seq) in batch.into_iter().zip(seqs) {
+                journaled.push((level[i], Reverse(i)));
+                journaled_ops.insert(i, (seq, resolved));
             }
         }
         if running.is_empty() {
             break;
         }
         // Wait for one operation, then collect every other that finished at
-        // the same moment; their results commit with the next round.
+        // the same moment. Results that have waited PENDING_WAIT for company
+        // commit on their own.
         let mut finished = Vec::new();
-        match running.join_next().await {
+        let first = if pending_resolves.is_empty() {
+            running.join_next().await
+        } else {
+            tokio::select! {
+                f = running.join_next() => f,
+                () = tokio::time::sleep(PENDING_WAIT) => {
+                    store.record(
+                        stack,
+                        g.number,
+                        std::mem::take(&mut pending_changes),
+                        &std::mem::take(&mut pending_resolves),
+                    )?;
+                    running.join_next().await
+                }
+            }
+        };
+        match first {
             Some(Ok(f)) => finished.push(f),
             Some(Err(e)) => return Err(ApplyError::Bug(format!("operation task failed: {e}"))),
             None => break,
@@ -368,6 +429,14 @@ pub async fn apply<P: Provider + 'static>(
                 }
                 Err(e) => pending_resolves.push((f.seq, JournalState::Failed, Some(e.to_string()))),
             }
+        }
+        if pending_resolves.len() >= PENDING_MAX {
+            store.record(
+                stack,
+                g.number,
+                std::mem::take(&mut pending_changes),
+                &std::mem::take(&mut pending_resolves),
+            )?;
         }
         for f in finished {
             let a = &plan.actions[f.index];

@@ -16,7 +16,10 @@ mod drift;
 mod progress;
 mod reconcile;
 
-pub use applier::{ApplyError, ApplyOptions, ApplyReport, OpOutcome, OpResult, apply};
+pub use applier::{
+    ApplyError, ApplyOptions, ApplyReport, JOURNAL_AHEAD, OpOutcome, OpResult, PENDING_MAX,
+    PENDING_WAIT, apply,
+};
 pub use drift::{DriftReport, DriftedProperty, detect};
 pub use progress::{LineProgress, Progress, QuietProgress};
 pub use reconcile::{ReconcileReport, reconcile};

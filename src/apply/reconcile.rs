@@ -11,6 +11,10 @@ pub struct ReconcileReport {
     pub took_effect: Vec<String>,
     /// Operations that had not.
     pub did_not: Vec<String>,
+    /// Updates and replacements whose resource exists, which does not say
+    /// whether the write happened: the next plan compares them with the
+    /// release.
+    pub to_check: Vec<String>,
 }
 
 /// After a crash: reads the provider for every unresolved journal entry of
@@ -53,13 +57,27 @@ pub async fn reconcile<P: Provider>(
                 JournalState::Failed,
                 "reconciled after a crash: the delete did not take effect",
             ),
-            (_, Some(o)) => (
+            // A resource that exists proves a create took effect, but not
+            // an update or a replacement: the old version exists too, and
+            // an entry may be journaled ahead of its start. Those are
+            // recorded as observed with an unknown desired digest, so the
+            // next plan compares them property by property and redoes the
+            // write if it had not happened.
+            (action, Some(o)) => (
                 vec![Change::Put {
                     observed: Box::new(o),
-                    applied: entry.desired,
+                    applied: if action == "create" {
+                        entry.desired
+                    } else {
+                        None
+                    },
                 }],
                 JournalState::Done,
-                "reconciled after a crash: the write took effect",
+                if action == "create" {
+                    "reconciled after a crash: the create took effect"
+                } else {
+                    "reconciled after a crash: the resource exists; the next plan compares it with the release"
+                },
             ),
             (_, None) => (
                 vec![],
@@ -67,7 +85,13 @@ pub async fn reconcile<P: Provider>(
                 "reconciled after a crash: the write did not take effect",
             ),
         };
-        if state == JournalState::Done {
+        if state == JournalState::Done
+            && !changes.is_empty()
+            && entry.action != "create"
+            && entry.action != "delete"
+        {
+            report.to_check.push(what);
+        } else if state == JournalState::Done {
             report.took_effect.push(what);
         } else {
             report.did_not.push(what);
@@ -80,9 +104,10 @@ pub async fn reconcile<P: Provider>(
         )?;
     }
     let summary = vec![format!(
-        "interrupted; reconciled from the provider: {} took effect, {} did not",
+        "interrupted; reconciled from the provider: {} took effect, {} did not, {} to check against the release",
         report.took_effect.len(),
-        report.did_not.len()
+        report.did_not.len(),
+        report.to_check.len()
     )];
     store.finish_generation(
         stack,

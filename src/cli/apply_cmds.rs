@@ -446,10 +446,11 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
         let report = rt.block_on(apply::reconcile(&store, sim.as_ref(), &stack, &actor))?;
         writeln!(
             out,
-            "reconciled interrupted generation {} from the provider: {} operation(s) had taken effect, {} had not",
+            "reconciled interrupted generation {} from the provider: {} operation(s) had taken effect, {} had not, {} exist and are checked against the release by the plan below",
             g.number,
             report.took_effect.len(),
-            report.did_not.len()
+            report.did_not.len(),
+            report.to_check.len()
         )?;
         if version.is_none() {
             version = g.release.clone();
