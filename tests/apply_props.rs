@@ -338,22 +338,33 @@ impl Provider for StallOn {
     }
 }
 
-/// Group commit does not hold a result hostage to a slow operation: `n0`
-/// and `n1` start together, `n1` never ends, and `n0`'s result is in the
-/// store within `PENDING_WAIT` of its end, with its journal entry closed.
-#[test]
-fn a_result_commits_while_a_slow_operation_still_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+/// A store, a zero-latency simulator and a paused-clock runtime in `dir`.
+fn zero_latency(dir: &std::path::Path) -> (Store, Arc<Sim>, tokio::runtime::Runtime) {
+    let store = Store::open(dir, StoreOptions::default()).unwrap();
     let sim = Arc::new(
         Sim::open(
-            dir.path(),
+            dir,
             Arc::new(SystemClock),
             SimTiming::Zero,
             SimDurability::Deferred,
         )
         .unwrap(),
     );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    (store, sim, rt)
+}
+
+/// Group commit does not hold a result hostage to a slow operation: `n0`
+/// and `n1` start together, `n1` never ends, and `n0`'s result is in the
+/// store within `PENDING_WAIT` of its end, with its journal entry closed.
+#[test]
+fn a_result_commits_while_a_slow_operation_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim, rt) = zero_latency(dir.path());
     let stack = Stack::new("prop", "dev").unwrap();
     let e = estate(&vec![Some((vec![], 1, false)), Some((vec![], 2, false))]);
     store
@@ -367,11 +378,6 @@ fn a_result_commits_while_a_slow_operation_still_runs() {
         inner: sim.clone(),
         address: Some(Address::new("net", "n1").unwrap()),
     });
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
     let opts = ApplyOptions::default();
     let who = actor();
     let mut quiet = QuietProgress;
@@ -411,23 +417,9 @@ fn a_result_commits_while_a_slow_operation_still_runs() {
 #[test]
 fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-    let sim = Arc::new(
-        Sim::open(
-            dir.path(),
-            Arc::new(SystemClock),
-            SimTiming::Zero,
-            SimDurability::Deferred,
-        )
-        .unwrap(),
-    );
+    let (store, sim, rt) = zero_latency(dir.path());
     let stack = Stack::new("prop", "dev").unwrap();
     let loader = Loader::new(dir.path());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
     let plan_opts = PlanOptions::default();
     let v1 = estate(&vec![Some((vec![], 0, false))]);
     let v2 = estate(&vec![Some((vec![], 3, false)), Some((vec![], 1, false))]);
