@@ -425,6 +425,9 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
         &ctx.command_line,
         Duration::from_secs(args.lock_timeout),
     )?;
+    if !args.no_pull {
+        super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
+    }
     let (sim, virtual_clock) = open_sim(ctx)?;
     let sim = Arc::new(sim);
     let rt = runtime(virtual_clock)?;

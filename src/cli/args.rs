@@ -66,7 +66,7 @@ pub enum Command {
 
     /// Plan and apply a release (or a saved plan) to a stack.
     #[command(
-        after_help = "The release is created from the working tree if it does not exist yet. Without --auto-approve the plan is shown and confirmed interactively. In gated environments (promote_from) the release must have succeeded upstream and pass `statectl verify` here. With a mirror configured, the apply holds the stack's lease in the mirror (another machine's apply is refused, naming it), refuses if the mirror is ahead of this store (run `statectl mirror restore`), and pushes the new generation when it commits.\n\nExamples:\n  statectl apply --estate chatwoot --env dev --version v1.0.0 --auto-approve\n  statectl apply --estate chatwoot --env prod --target module.data --replace data.postgres --allow-data-loss --reason INC-42\n  statectl apply --plan plan.json --auto-approve\n  statectl apply --estate chatwoot --env dev --resume --auto-approve"
+        after_help = "The release is created from the working tree if it does not exist yet. Without --auto-approve the plan is shown and confirmed interactively. In gated environments (promote_from) the release must have succeeded upstream and pass `statectl verify` here. With a mirror configured, the apply first takes in the stack's newer generations from the mirror when another machine applied since (--no-pull skips that), then holds the stack's lease in the mirror (another machine's apply is refused, naming it), refuses if the mirror is still ahead of this store (run `statectl mirror restore`), and pushes the new generation when it commits.\n\nExamples:\n  statectl apply --estate chatwoot --env dev --version v1.0.0 --auto-approve\n  statectl apply --estate chatwoot --env prod --target module.data --replace data.postgres --allow-data-loss --reason INC-42\n  statectl apply --plan plan.json --auto-approve\n  statectl apply --estate chatwoot --env dev --resume --auto-approve"
     )]
     Apply(ApplyArgs),
 
@@ -215,6 +215,10 @@ pub struct ApplyArgs {
     /// Apply a release that has not succeeded upstream yet, or fails `statectl verify` here (needs --reason; audited).
     #[arg(long)]
     pub skip_gate: bool,
+    /// Do not take in newer generations from the mirror before planning
+    /// (the apply is then refused if the mirror is ahead of this store).
+    #[arg(long)]
+    pub no_pull: bool,
     /// Seconds to wait for the stack lock.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub lock_timeout: u64,

@@ -686,6 +686,55 @@ impl Drop for StackLease {
 /// Seconds a mirror lease lasts unless renewed.
 const LEASE_SECS: u32 = 60;
 
+/// Before an apply plans: when the mirror holds newer generations of `stack`
+/// than this store (another machine applied since), takes them in, so the
+/// plan rests on the latest state rather than being refused later by
+/// [`lease_for_apply`]. Runs under the stack's local lock. A mirror that
+/// cannot be read is a warning here; the lease step decides.
+pub fn pull_if_behind(
+    ctx: &Context,
+    store: &Store,
+    stack: &Stack,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    // As the lease step would: a first apply on this machine makes the key.
+    let Some((m, _)) = open_mirror(ctx, true, out)? else {
+        return Ok(());
+    };
+    let rt = runtime()?;
+    let status = match rt.block_on(m.status(store, std::slice::from_ref(stack))) {
+        Ok(st) => st,
+        Err(e) => {
+            writeln!(
+                out,
+                "warning: could not read the mirror to check for newer generations ({e}); planning on this store's state"
+            )?;
+            return Ok(());
+        }
+    };
+    let Some(s) = status.first() else {
+        return Ok(());
+    };
+    let Some(mirrored) = s.mirrored.filter(|m| *m > s.local) else {
+        return Ok(());
+    };
+    let filter = RestoreFilter {
+        estate: Some(stack.estate.clone()),
+        env: Some(stack.env.clone()),
+        generation: None,
+    };
+    let r = rt.block_on(m.restore(store, &filter, &mut crate::mirror::NoProgress))?;
+    writeln!(
+        out,
+        "pulled generation(s) {}-{mirrored} of {stack} from {} (another machine applied since; {} object(s), {} read); planning on them",
+        s.local + 1,
+        m.describe(),
+        r.objects,
+        human_bytes(r.bytes)
+    )?;
+    Ok(())
+}
+
 /// Takes the stack's mirror lease when a mirror is configured. Another
 /// holder refuses the apply, naming it; an unreachable mirror does not
 /// (the local lock still holds, and the push will catch up), with a warning.

@@ -422,6 +422,8 @@ impl Store {
     fn fold_if_due(&self, w: &WriteTransaction, g: &mut Generation) -> Result<(), StoreError> {
         if g.last_seq - g.base.seq >= CHECKPOINT_EVERY {
             self.materialize(w, g)?;
+            // The cached overlay described the rows now folded.
+            self.overlay_cache().clear();
         }
         Ok(())
     }
