@@ -926,6 +926,27 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
     );
     let history: Vec<serde_json::Value> = serde_json::from_str(&b.snapshot().0).unwrap();
     assert_eq!(history.len(), 1, "a refused apply changes nothing");
+    // A plan only reads, and says its state is stale (on stderr: --json
+    // output stays a document).
+    let r = b.run(&[
+        "plan",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--version",
+        "v1.1.0",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "warning: the mirror holds generation 2 of chatwoot/dev and this store only generation 1"
+        ),
+        "{}",
+        r.stderr
+    );
+    serde_json::from_str::<serde_json::Value>(&r.stdout).expect("plan --json is JSON");
     // By default B takes A's generation in before planning: v1.1.0 is
     // then already applied, and nothing changes.
     let r = b.try_apply("v1.1.0");

@@ -108,6 +108,10 @@ pub fn plan(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<(), C
     let stack = ctx.stack(estate, env)?;
     let opts = options(&args.sel)?;
     let store = ctx.store()?;
+    // On stderr, so `--json` output stays a document.
+    if let Some(w) = super::mirror_cmds::behind_warning(ctx, &store, &stack) {
+        eprintln!("{w}");
+    }
     let planned = workflow::plan_release(&store, &ctx.loader(), &stack, version, &opts, None)?;
     let p = planned.plan;
     if args.json {

@@ -60,7 +60,7 @@ pub enum Command {
 
     /// Show what applying a release would change, without changing anything.
     #[command(
-        after_help = "Exit status: 0 success (with --detailed-exitcode: 0 no changes, 2 changes), 1 error or blocked actions.\n\nExamples:\n  statectl plan --estate chatwoot --env prod --version v1.2.0\n  statectl plan --estate chatwoot --env prod --version v1.2.0 --json > tfplan.json\n  statectl plan --estate chatwoot --env prod --version v1.2.0 --out plan.json"
+        after_help = "Exit status: 0 success (with --detailed-exitcode: 0 no changes, 2 changes), 1 error or blocked actions.\n\nA plan only reads this store. With a mirror configured it warns (on stderr) when another machine applied since this store last saw the mirror; `statectl apply` takes those generations in before it plans.\n\nExamples:\n  statectl plan --estate chatwoot --env prod --version v1.2.0\n  statectl plan --estate chatwoot --env prod --version v1.2.0 --json > tfplan.json\n  statectl plan --estate chatwoot --env prod --version v1.2.0 --out plan.json"
     )]
     Plan(PlanArgs),
 

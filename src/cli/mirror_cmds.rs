@@ -686,6 +686,29 @@ impl Drop for StackLease {
 /// Seconds a mirror lease lasts unless renewed.
 const LEASE_SECS: u32 = 60;
 
+/// For `plan`, which only reads: a warning when the mirror holds newer
+/// generations of `stack` than this store (the plan would rest on stale
+/// state), or when the mirror cannot be read. `None` when there is no
+/// mirror or it is not ahead.
+pub fn behind_warning(ctx: &Context, store: &Store, stack: &Stack) -> Option<String> {
+    let mut sink = Vec::new();
+    let (m, _) = open_mirror(ctx, false, &mut sink).ok()??;
+    let rt = runtime().ok()?;
+    match rt.block_on(m.status(store, std::slice::from_ref(stack))) {
+        Ok(st) => {
+            let s = st.first()?;
+            let mirrored = s.mirrored.filter(|m| *m > s.local)?;
+            Some(format!(
+                "warning: the mirror holds generation {mirrored} of {stack} and this store only generation {}: another machine applied since, so this plan rests on stale state; `statectl apply` takes those generations in before it plans, or run `statectl mirror restore --estate {} --env {}`",
+                s.local, stack.estate, stack.env
+            ))
+        }
+        Err(e) => Some(format!(
+            "warning: could not read the mirror to check for newer generations ({e}); this plan rests on this store's state"
+        )),
+    }
+}
+
 /// Before an apply plans: when the mirror holds newer generations of `stack`
 /// than this store (another machine applied since), takes them in, so the
 /// plan rests on the latest state rather than being refused later by
