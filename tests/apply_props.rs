@@ -511,3 +511,50 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
     assert!(report.failures().next().is_none());
     converged(&store, &sim, &stack, &v2).unwrap();
 }
+
+/// Many results at once commit without waiting: 300 operations run
+/// together, 299 end at once, one never does; within half of
+/// `PENDING_WAIT` the 299 are in the store (more than `PENDING_MAX`
+/// commit as soon as they are in).
+#[test]
+fn a_crowd_of_results_commits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim, rt) = zero_latency(dir.path());
+    let stack = Stack::new("prop", "dev").unwrap();
+    let n = 300;
+    assert!(n - 1 > apply::PENDING_MAX);
+    let e = estate(&vec![Some((vec![], 1, false)); n]);
+    store
+        .create_release("prop", "1.0.0", std::slice::from_ref(&e), None, &actor())
+        .unwrap();
+    let loader = Loader::new(dir.path());
+    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
+    let (plan, observed) =
+        workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
+    let provider = Arc::new(StallOn {
+        inner: sim.clone(),
+        address: Some(Address::new("net", &format!("n{}", n - 1)).unwrap()),
+    });
+    let opts = ApplyOptions {
+        parallelism: n,
+        ..ApplyOptions::default()
+    };
+    let who = actor();
+    let mut quiet = QuietProgress;
+    rt.block_on(async {
+        tokio::select! {
+            r = apply::apply(&store, provider, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => {
+                panic!("the apply cannot end while one put stalls: {r:?}");
+            }
+            () = tokio::time::sleep(apply::PENDING_WAIT / 2) => {}
+        }
+    });
+    let g = store.latest_generation(&stack).unwrap().unwrap();
+    assert_eq!(g.outcome, Outcome::InProgress);
+    assert_eq!(
+        store.observed(&g).unwrap().len(),
+        n,
+        "the resource group and the 299 that ended are committed"
+    );
+    assert_eq!(store.unresolved(&stack).unwrap().len(), 1);
+}
