@@ -94,6 +94,30 @@ impl Store {
             }
         }
 
+        // Every observed object kept in a delta row: the row exists and
+        // hashes to it (object::get checks the digest).
+        match txn.open_table(schema::OBSERVED_AT) {
+            Ok(at) => {
+                for row in at.iter()? {
+                    let (k, _) = row?;
+                    let Ok(arr) = <[u8; 32]>::try_from(k.value()) else {
+                        problems.push(format!(
+                            "observed_at: key of {} bytes is not a digest",
+                            k.value().len()
+                        ));
+                        continue;
+                    };
+                    let d = Digest(arr);
+                    report.objects += 1;
+                    if let Err(e) = object::get(&objs as &dyn Objects, &d, "observed_at") {
+                        problems.push(format!("observed_at/{}: {e}", d.short()));
+                    }
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+
         let walk = |what: &str, root: &Digest, problems: &mut Vec<String>| {
             let mut leaves = Vec::new();
             let r = tree::walk_nodes(&objs, root, &mut |_, n| {

@@ -345,28 +345,49 @@ fn migrate(w: &WriteTransaction, from: u32) -> Result<(), StoreError> {
         w.open_table(schema::LOCKS)?;
         w.open_table(schema::BACKUPS)?;
     }
+    // Version 2 adds `observed_at`; the observed objects a version-1 store
+    // copied into `objects` stay there and are found first.
+    if from < 2 {
+        w.open_table(schema::OBSERVED_AT)?;
+    }
     Ok(())
 }
 
 /// Object access inside a write transaction.
+///
+/// An observed object not in `objects` is read from the delta row that
+/// `observed_at` names (opening `deltas` for that read only, so no caller
+/// may hold `deltas` open while loading an observed object through it).
 pub(crate) struct WriteObjects<'t> {
     pub(crate) table: redb::Table<'t, &'static [u8], &'static [u8]>,
+    w: &'t WriteTransaction,
 }
 
 impl<'t> WriteObjects<'t> {
     pub(crate) fn open(w: &'t WriteTransaction) -> Result<Self, StoreError> {
         Ok(WriteObjects {
             table: w.open_table(schema::OBJECTS)?,
+            w,
         })
+    }
+
+    /// Whether `objects` itself holds `digest`.
+    pub(crate) fn holds(&self, digest: &Digest) -> Result<bool, StoreError> {
+        Ok(self.table.get(digest.0.as_slice())?.is_some())
     }
 }
 
 impl Objects for WriteObjects<'_> {
     fn get_raw(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .table
-            .get(digest.0.as_slice())?
-            .map(|g| g.value().to_vec()))
+        if let Some(g) = self.table.get(digest.0.as_slice())? {
+            return Ok(Some(g.value().to_vec()));
+        }
+        let at = self.w.open_table(schema::OBSERVED_AT)?;
+        let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
+            return Ok(None);
+        };
+        let rows = self.w.open_table(schema::DELTAS)?;
+        super::generations::observed_in_row(&rows, digest, &place)
     }
     fn put_raw(&mut self, digest: Digest, bytes: &[u8]) -> Result<(), StoreError> {
         if self.table.get(digest.0.as_slice())?.is_none() {
@@ -376,25 +397,42 @@ impl Objects for WriteObjects<'_> {
     }
 }
 
-/// Object access inside a read transaction.
+/// Object access inside a read transaction (observed objects kept in delta
+/// rows included, as for [`WriteObjects`]).
 pub(crate) struct ReadObjects {
     pub(crate) table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    observed_at: Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    rows: redb::ReadOnlyTable<(&'static str, u64), &'static [u8]>,
 }
 
 impl ReadObjects {
     pub(crate) fn open(r: &ReadTransaction) -> Result<Self, StoreError> {
+        let observed_at = match r.open_table(schema::OBSERVED_AT) {
+            Ok(t) => Some(t),
+            // A version-1 store opened read-only before its migration.
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
         Ok(ReadObjects {
             table: r.open_table(schema::OBJECTS)?,
+            observed_at,
+            rows: r.open_table(schema::DELTAS)?,
         })
     }
 }
 
 impl Objects for ReadObjects {
     fn get_raw(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .table
-            .get(digest.0.as_slice())?
-            .map(|g| g.value().to_vec()))
+        if let Some(g) = self.table.get(digest.0.as_slice())? {
+            return Ok(Some(g.value().to_vec()));
+        }
+        let Some(at) = &self.observed_at else {
+            return Ok(None);
+        };
+        let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
+            return Ok(None);
+        };
+        super::generations::observed_in_row(&self.rows, digest, &place)
     }
     fn put_raw(&mut self, _digest: Digest, _bytes: &[u8]) -> Result<(), StoreError> {
         Err(StoreError::Bug(

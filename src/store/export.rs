@@ -344,6 +344,9 @@ impl Store {
     /// Imports generations with their rows, in order. Each must continue
     /// the stack's history: the next number, rows right after the last.
     pub fn import_generations(&self, gens: &[GenerationRows]) -> Result<usize, StoreError> {
+        // (stack, seq, digest) of every imported row that puts a resource:
+        // the checkpoints imported with them point at these rows.
+        let mut observed_rows: Vec<(String, u64, Digest)> = Vec::new();
         for g in gens {
             let key = format!("{}#{}", g.stack, g.number);
             let decoded: Generation =
@@ -359,8 +362,12 @@ impl Store {
                 });
             }
             for (seq, b) in &g.deltas {
-                codec::decode::<super::generations::DeltaRow>(b)
+                let row = codec::decode::<super::generations::DeltaRow>(b)
                     .map_err(|e| corrupt("deltas", format!("{}#{seq}", g.stack), e))?;
+                if let super::generations::DeltaChange::Put { observed, .. } = row.change {
+                    let (d, _) = super::object::encode(&Object::Observed(*observed))?;
+                    observed_rows.push((g.stack.clone(), *seq, d));
+                }
             }
             for (seq, b) in &g.checkpoints {
                 codec::decode::<Checkpoint>(b)
@@ -413,6 +420,12 @@ impl Store {
                     bt.insert((s, g.number), b.as_slice())?;
                 }
                 new += 1;
+            }
+            drop((gt, dt, ct, bt));
+            let objs = super::db::WriteObjects::open(w)?;
+            let mut at = w.open_table(schema::OBSERVED_AT)?;
+            for (s, seq, d) in &observed_rows {
+                super::generations::index_observed(&mut at, &objs, d, s, *seq)?;
             }
             Ok(new)
         })
@@ -566,6 +579,26 @@ impl Store {
         let mut g = self.generation(stack, n)?;
         self.write(|w| {
             self.materialize_into(w, &mut g)?;
+            // The mirror keeps this checkpoint without the rows before it,
+            // so the observed objects its tree points at (kept in those
+            // rows here) go into `objects`, to be pushed with it.
+            let mut objs = super::db::WriteObjects::open(w)?;
+            let mut leaves = Vec::new();
+            super::tree::walk_nodes(&objs, &g.base.root, &mut |_, n| {
+                if let super::tree::Node::Leaf(entries) = n {
+                    leaves.extend(entries.iter().map(|(_, d)| *d));
+                }
+            })?;
+            for d in leaves {
+                if !objs.holds(&d)? {
+                    use super::object::Objects as _;
+                    let bytes = objs.get_raw(&d)?.ok_or_else(|| StoreError::MissingObject {
+                        digest: d,
+                        context: format!("checkpoint of {stack} after generation {n}"),
+                    })?;
+                    objs.put_raw(d, &bytes)?;
+                }
+            }
             Ok(g.base.clone())
         })
     }

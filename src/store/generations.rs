@@ -158,6 +158,62 @@ fn rows_in<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
     Ok(out)
 }
 
+/// Where an observed object lives when it is not in `objects`: the value
+/// of its `observed_at` entry.
+fn place(stack: &str, seq: u64) -> Vec<u8> {
+    let mut v = seq.to_le_bytes().to_vec();
+    v.extend_from_slice(stack.as_bytes());
+    v
+}
+
+/// Records that the observed object `digest` is the one in row
+/// `(stack, seq)`, unless `objects` or an earlier row already holds it.
+pub(crate) fn index_observed(
+    at: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    objs: &WriteObjects<'_>,
+    digest: &Digest,
+    stack: &str,
+    seq: u64,
+) -> Result<(), StoreError> {
+    if !objs.holds(digest)? && at.get(digest.0.as_slice())?.is_none() {
+        at.insert(digest.0.as_slice(), place(stack, seq).as_slice())?;
+    }
+    Ok(())
+}
+
+/// The bytes of the observed object `digest` from the delta row its
+/// `observed_at` entry `place` names (the caller checks them against the
+/// digest, as for any object).
+pub(crate) fn observed_in_row<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
+    rows: &T,
+    digest: &Digest,
+    place: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let bad = |why: String| StoreError::Corrupt {
+        table: "observed_at",
+        key: digest.to_hex(),
+        source: codec::CodecError::Malformed(why),
+    };
+    let (seq, stack) = match (place.get(..8), place.get(8..)) {
+        (Some(n), Some(s)) => (
+            u64::from_le_bytes(n.try_into().map_err(|_| bad("short entry".into()))?),
+            std::str::from_utf8(s).map_err(|_| bad("stack is not UTF-8".into()))?,
+        ),
+        _ => return Err(bad("short entry".into())),
+    };
+    let Some(bytes) = rows.get((stack, seq))?.map(|g| g.value().to_vec()) else {
+        return Err(bad(format!(
+            "it names row {stack}@{seq}, which does not exist"
+        )));
+    };
+    match decode_row(stack, seq, &bytes)?.change {
+        DeltaChange::Put { observed, .. } => {
+            Ok(Some(object::encode(&Object::Observed(*observed))?.1))
+        }
+        DeltaChange::Remove => Err(bad(format!("it names row {stack}@{seq}, a removal"))),
+    }
+}
+
 fn sensitive_aad(stack: &Stack, addr: &Address, attr: &str) -> String {
     format!("statectl/sensitive/v1/{stack}/{addr}/{attr}")
 }
@@ -446,15 +502,19 @@ impl Store {
             rows_in(&t, &key, g.base.seq, g.last_seq)?
         };
         let mut objs = WriteObjects::open(w)?;
+        let mut at = w.open_table(schema::OBSERVED_AT)?;
         let mut observed: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
         let mut applied: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
-        for (_, row) in rows {
+        for (seq, row) in rows {
             match row.change {
                 DeltaChange::Put {
                     observed: o,
                     applied: a,
                 } => {
-                    let d = object::put(&mut objs, &Object::Observed(*o))?;
+                    // The tree points at the row, which already holds the
+                    // resource: no second copy in `objects`.
+                    let (d, _) = object::encode(&Object::Observed(*o))?;
+                    index_observed(&mut at, &objs, &d, &key, seq)?;
                     observed.insert(row.address.clone(), Some(d));
                     applied.insert(row.address, Some(a.unwrap_or(UNKNOWN_DESIRED)));
                 }
@@ -470,6 +530,7 @@ impl Store {
             applied: tree::update(&mut objs, &g.base.applied, &applied)?,
             count: g.resource_count,
         };
+        drop(at);
         drop(objs);
         let bytes = codec::encode(&cp).map_err(|source| StoreError::Encode {
             what: "checkpoint",

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `meta` | name | schema version (u32 LE, raw), wrapped data key |
 //! | `objects` | SHA-256 of the value (32 B) | [`Object`](super::object::Object) |
+//! | `observed_at` | SHA-256 of an observed object (32 B) | the delta row holding it: seq (u64 LE) then the stack key (raw) |
 //! | `releases` | (estate, version) | [`Release`](crate::model::Release) |
 //! | `generations` | (stack `estate/env`, number) | [`Generation`](crate::model::Generation) |
 //! | `deltas` | (stack, sequence number) | [`DeltaRow`](super::DeltaRow): one observed change |
@@ -18,10 +19,14 @@ use redb::TableDefinition;
 
 /// The schema this build writes. Opening a newer one is refused; an older one
 /// is migrated in one transaction.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
+/// Observed objects that live in a delta row rather than in `objects`:
+/// folding a generation's rows into its checkpoint points the tree at the
+/// rows instead of copying every resource into `objects` a second time.
+pub(crate) const OBSERVED_AT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("observed_at");
 pub(crate) const RELEASES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("releases");
 pub(crate) const GENERATIONS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("generations");

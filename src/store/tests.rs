@@ -346,10 +346,58 @@ fn reopen_check_and_schema() {
     drop(store);
     let err = Store::open(dir.path(), StoreOptions::default()).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("has schema version 99; this statectl supports up to 1"),
+        err.to_string().contains(&format!(
+            "has schema version 99; this statectl supports up to {SCHEMA_VERSION}"
+        )),
         "{err}"
     );
+}
+
+/// A version-1 store (no `observed_at` table) is migrated on open, in one
+/// transaction, and reads and checks as before.
+#[test]
+fn a_version_1_store_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::new("e", "dev").unwrap();
+    let before = {
+        let store = open(dir.path());
+        store
+            .commit_generation(
+                &stack,
+                new_gen(),
+                vec![Change::Put {
+                    observed: Box::new(observed("m.r1", 1)),
+                    applied: None,
+                }],
+                Outcome::Succeeded,
+                &actor(),
+            )
+            .unwrap();
+        store
+            .write(|w| {
+                w.delete_table(schema::OBSERVED_AT)?;
+                w.open_table(schema::META)?
+                    .insert(schema::META_SCHEMA, 1u32.to_le_bytes().as_slice())?;
+                Ok(())
+            })
+            .unwrap();
+        let g = store.latest_generation(&stack).unwrap().unwrap();
+        store.observed(&g).unwrap()
+    };
+    let mut store = open(dir.path());
+    let version = store
+        .read(|r| {
+            Ok(r.open_table(schema::META)?
+                .get(schema::META_SCHEMA)?
+                .map(|g| g.value().to_vec()))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION.to_le_bytes());
+    let g = store.latest_generation(&stack).unwrap().unwrap();
+    assert_eq!(store.observed(&g).unwrap(), before);
+    let report = store.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
 #[test]
