@@ -10,7 +10,7 @@ use super::object::Objects;
 use super::schema::{self, SCHEMA_VERSION};
 use crate::clock::Clock;
 use crate::keys::{KeyProvider, LocalKeyFile};
-use crate::model::Digest;
+use crate::model::{Digest, ObservedResource};
 
 /// The file name of the database inside a state directory.
 pub const DB_FILE: &str = "state.redb";
@@ -387,7 +387,9 @@ impl Objects for WriteObjects<'_> {
             return Ok(None);
         };
         let rows = self.w.open_table(schema::DELTAS)?;
-        super::generations::observed_in_row(&rows, digest, &place)
+        Ok(Some(
+            super::generations::observed_at_row(&rows, digest, &place)?.1,
+        ))
     }
     fn put_raw(&mut self, digest: Digest, bytes: &[u8]) -> Result<(), StoreError> {
         if self.table.get(digest.0.as_slice())?.is_none() {
@@ -432,7 +434,20 @@ impl Objects for ReadObjects {
         let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
             return Ok(None);
         };
-        super::generations::observed_in_row(&self.rows, digest, &place)
+        Ok(Some(
+            super::generations::observed_at_row(&self.rows, digest, &place)?.1,
+        ))
+    }
+    fn observed_in_row(&self, digest: &Digest) -> Result<Option<ObservedResource>, StoreError> {
+        let Some(at) = &self.observed_at else {
+            return Ok(None);
+        };
+        let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            super::generations::observed_at_row(&self.rows, digest, &place)?.0,
+        ))
     }
     fn put_raw(&mut self, _digest: Digest, _bytes: &[u8]) -> Result<(), StoreError> {
         Err(StoreError::Bug(

@@ -181,14 +181,14 @@ pub(crate) fn index_observed(
     Ok(())
 }
 
-/// The bytes of the observed object `digest` from the delta row its
-/// `observed_at` entry `place` names (the caller checks them against the
-/// digest, as for any object).
-pub(crate) fn observed_in_row<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
+/// The observed object `digest` from the delta row its `observed_at` entry
+/// `place` names: the resource and its object bytes, checked against the
+/// digest.
+pub(crate) fn observed_at_row<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
     rows: &T,
     digest: &Digest,
     place: &[u8],
-) -> Result<Option<Vec<u8>>, StoreError> {
+) -> Result<(ObservedResource, Vec<u8>), StoreError> {
     let bad = |why: String| StoreError::Corrupt {
         table: "observed_at",
         key: digest.to_hex(),
@@ -206,11 +206,21 @@ pub(crate) fn observed_in_row<T: ReadableTable<(&'static str, u64), &'static [u8
             "it names row {stack}@{seq}, which does not exist"
         )));
     };
-    match decode_row(stack, seq, &bytes)?.change {
-        DeltaChange::Put { observed, .. } => {
-            Ok(Some(object::encode(&Object::Observed(*observed))?.1))
-        }
-        DeltaChange::Remove => Err(bad(format!("it names row {stack}@{seq}, a removal"))),
+    let DeltaChange::Put { observed, .. } = decode_row(stack, seq, &bytes)?.change else {
+        return Err(bad(format!("it names row {stack}@{seq}, a removal")));
+    };
+    let object = Object::Observed(*observed);
+    let (d, bytes) = object::encode(&object)?;
+    if d != *digest {
+        return Err(StoreError::Corrupt {
+            table: "observed_at",
+            key: digest.to_hex(),
+            source: codec::CodecError::Checksum,
+        });
+    }
+    match object {
+        Object::Observed(o) => Ok((o, bytes)),
+        _ => Err(StoreError::Bug("an observed object changed kind".into())),
     }
 }
 
@@ -1143,19 +1153,23 @@ impl Slot {
         addr: &Address,
         g: &Generation,
     ) -> Result<ObservedResource, StoreError> {
-        match self {
-            Slot::Inline(o) => Ok(*o),
-            Slot::Stored(d) => match object::get(
-                objs,
-                &d,
-                &format!("{addr} in generation {} of {}", g.number, g.stack),
-            )? {
-                Object::Observed(o) => Ok(o),
-                _ => Err(StoreError::Bug(format!(
-                    "object {} is not an observed resource",
-                    d.short()
-                ))),
-            },
+        let d = match self {
+            Slot::Inline(o) => return Ok(*o),
+            Slot::Stored(d) => d,
+        };
+        if let Some(o) = objs.observed_in_row(&d)? {
+            return Ok(o);
+        }
+        match object::get(
+            objs,
+            &d,
+            &format!("{addr} in generation {} of {}", g.number, g.stack),
+        )? {
+            Object::Observed(o) => Ok(o),
+            _ => Err(StoreError::Bug(format!(
+                "object {} is not an observed resource",
+                d.short()
+            ))),
         }
     }
 }

@@ -42,6 +42,13 @@ pub trait Objects {
     fn get_raw(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores `bytes` under `digest` unless it is already there.
     fn put_raw(&mut self, digest: Digest, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The observed resource `digest` when a delta row holds it rather than
+    /// `objects` (checked against the digest): one decode instead of
+    /// building the object's bytes and decoding them again. `None` means
+    /// "ask [`get`]".
+    fn observed_in_row(&self, _digest: &Digest) -> Result<Option<ObservedResource>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Encodes an object and returns its digest and bytes.
