@@ -10,6 +10,7 @@ use crate::model::{
     Address, GenerationKind, ObservedResource, Outcome, Secret, Stack, UtcTime, Value,
 };
 use crate::spec::Loader;
+use redb::{ReadableTable as _, ReadableTableMetadata as _};
 
 fn actor() -> Actor {
     Actor {
@@ -627,4 +628,69 @@ fn objects_not_marked_is_the_difference_in_one_pass() {
         .map(|(_, d)| *d)
         .collect();
     assert_eq!(store.objects_not_marked(prefix).unwrap(), expected);
+}
+
+/// A folded generation keeps its observed resources in its rows, found
+/// through `observed_at`; an entry that names a missing row is reported by
+/// `store check` and is an error naming the table when read, not a panic.
+#[test]
+fn observed_resources_live_in_their_rows_and_a_bad_index_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    let n = CHECKPOINT_EVERY as i64 + 10;
+    let changes = (0..n)
+        .map(|i| Change::Put {
+            observed: Box::new(observed(&format!("m.r{i}"), i)),
+            applied: None,
+        })
+        .collect();
+    let g = store
+        .commit_generation(&stack, new_gen(), changes, Outcome::Succeeded, &actor())
+        .unwrap();
+    assert_eq!(
+        g.base.seq, g.last_seq,
+        "the generation's end folded its rows"
+    );
+    let (in_objects, indexed) = store
+        .read(|r| {
+            Ok((
+                r.open_table(schema::OBJECTS)?.len()?,
+                r.open_table(schema::OBSERVED_AT)?.len()?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(indexed, n as u64, "every resource is found in its row");
+    assert!(
+        in_objects < n as u64,
+        "no second copy in objects ({in_objects} objects)"
+    );
+    assert_eq!(store.observed(&g).unwrap().len(), n as usize);
+    assert!(store.check().unwrap().problems.is_empty());
+
+    // Point one entry at a row that does not exist.
+    let key = store
+        .read(|r| {
+            let t = r.open_table(schema::OBSERVED_AT)?;
+            let first = t.iter()?.next().unwrap()?;
+            Ok(first.0.value().to_vec())
+        })
+        .unwrap();
+    store
+        .write(|w| {
+            let mut place = 999_999u64.to_le_bytes().to_vec();
+            place.extend_from_slice(b"e/dev");
+            w.open_table(schema::OBSERVED_AT)?
+                .insert(key.as_slice(), place.as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    let err = store.observed(&g).unwrap_err().to_string();
+    assert!(err.contains("observed_at"), "{err}");
+    assert!(err.contains("e/dev@999999, which does not exist"), "{err}");
+    let problems = store.check().unwrap().problems;
+    assert!(
+        problems.iter().any(|p| p.starts_with("observed_at/")),
+        "{problems:?}"
+    );
 }
