@@ -64,7 +64,7 @@ fn main() {
         .unwrap_or(100_000);
     let commits: usize = 200;
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     let stack = Stack::new("bench", "dev").unwrap();
     let actor = Actor {
         name: "bench".into(),
@@ -141,6 +141,33 @@ fn main() {
     println!(
         "  bytes written per commit that changes nothing (record + audit only): median {:.1} KiB",
         pct(&empty, 0.5) / 1024.0
+    );
+
+    // The same after `statectl store compact`: redb grows its file ahead of
+    // need, and quick repair's allocator state grows with the file.
+    let before = store.file_size();
+    store.compact().unwrap();
+    let compacted = store.file_size();
+    let mut after = Vec::new();
+    for c in 0..50usize {
+        let i = (c * 104_729) % n;
+        let change = vec![Change::Put {
+            observed: Box::new(resource(i, -(c as i64) - 1)),
+            applied: Some(Digest::of(&(c as u64 + 1_000_000).to_le_bytes())),
+        }];
+        let w = wchar();
+        store
+            .commit_generation(&stack, new(), change, Outcome::Succeeded, &actor)
+            .unwrap();
+        after.push((wchar() - w) as f64);
+    }
+    after.sort_by(f64::total_cmp);
+    println!(
+        "  after `store compact` ({:.1} MiB -> {:.1} MiB): one-resource commit median {:.1} KiB, file then {:.1} MiB",
+        before as f64 / 1048576.0,
+        compacted as f64 / 1048576.0,
+        pct(&after, 0.5) / 1024.0,
+        store.file_size() as f64 / 1048576.0
     );
 
     let latest = store.latest_generation(&stack).unwrap().unwrap();
