@@ -124,42 +124,68 @@ fn estate(v: &Version) -> Estate {
     .unwrap()
 }
 
-/// Crashes (in process) right after the k-th operation took effect: the
-/// apply future is dropped at that point, as if the process died.
-struct CrashAfter {
+/// The simulator with one fault: a crash (in process) right after the k-th
+/// operation took effect, the apply future being dropped at that point as
+/// if the process died; or a put that never ends.
+struct Faulty {
     inner: Arc<Sim>,
-    left: AtomicU64,
-    crashed: Arc<tokio::sync::Notify>,
+    fault: Fault,
 }
 
-impl CrashAfter {
-    fn tick(&self) -> bool {
-        self.left.fetch_sub(1, Ordering::SeqCst) == 1
+enum Fault {
+    /// Operations left before the crash, and who to tell.
+    CrashAfter(AtomicU64, Arc<tokio::sync::Notify>),
+    /// The put of this address (of every address when `None`) stalls.
+    StallOn(Option<Address>),
+}
+
+impl Faulty {
+    fn crash_after(inner: Arc<Sim>, k: u64, crashed: Arc<tokio::sync::Notify>) -> Self {
+        Faulty {
+            inner,
+            fault: Fault::CrashAfter(AtomicU64::new(k), crashed),
+        }
+    }
+
+    fn stall_on(inner: Arc<Sim>, address: Option<Address>) -> Self {
+        Faulty {
+            inner,
+            fault: Fault::StallOn(address),
+        }
+    }
+
+    /// After an operation took effect: crash if it was the k-th.
+    async fn tick(&self) {
+        if let Fault::CrashAfter(left, crashed) = &self.fault
+            && left.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
     }
 }
 
-impl Provider for CrashAfter {
+impl Provider for Faulty {
     fn name(&self) -> &str {
-        "crash-after"
+        "faulty"
     }
     async fn put(
         &self,
         op: Operation,
         r: &ResolvedResource,
     ) -> Result<ObservedResource, ProviderError> {
-        let out = self.inner.put(op, r).await;
-        if self.tick() {
-            self.crashed.notify_one();
+        if let Fault::StallOn(a) = &self.fault
+            && a.as_ref().is_none_or(|a| *a == r.address)
+        {
             std::future::pending::<()>().await;
         }
+        let out = self.inner.put(op, r).await;
+        self.tick().await;
         out
     }
     async fn delete(&self, o: &ObservedResource, mode: DeleteMode) -> Result<(), ProviderError> {
         let out = self.inner.delete(o, mode).await;
-        if self.tick() {
-            self.crashed.notify_one();
-            std::future::pending::<()>().await;
-        }
+        self.tick().await;
         out
     }
     fn list(
@@ -266,7 +292,7 @@ proptest! {
             match crash {
                 Some((at, k)) if at == i && (k as usize) <= plan.actions.len() => {
                     let crashed = Arc::new(tokio::sync::Notify::new());
-                    let provider = Arc::new(CrashAfter { inner: sim.clone(), left: AtomicU64::new(k), crashed: crashed.clone() });
+                    let provider = Arc::new(Faulty::crash_after(sim.clone(), k, crashed.clone()));
                     let who = actor();
                     let mut quiet = QuietProgress;
                     rt.block_on(async {
@@ -296,45 +322,6 @@ proptest! {
             let second = workflow::plan_release(&store, &loader, &stack, &version, &plan_opts, None).unwrap();
             prop_assert!(second.plan.is_empty(), "second plan not empty: {:?}", second.plan.actions.iter().map(|a| (a.kind, a.address.to_string())).collect::<Vec<_>>());
         }
-    }
-}
-
-/// Stalls forever on the put of one address (of every address when
-/// `None`); everything else passes through.
-struct StallOn {
-    inner: Arc<Sim>,
-    address: Option<Address>,
-}
-
-impl Provider for StallOn {
-    fn name(&self) -> &str {
-        "stall-on"
-    }
-    async fn put(
-        &self,
-        op: Operation,
-        r: &ResolvedResource,
-    ) -> Result<ObservedResource, ProviderError> {
-        if self.address.as_ref().is_none_or(|a| *a == r.address) {
-            std::future::pending::<()>().await;
-        }
-        self.inner.put(op, r).await
-    }
-    async fn delete(&self, o: &ObservedResource, mode: DeleteMode) -> Result<(), ProviderError> {
-        self.inner.delete(o, mode).await
-    }
-    fn list(
-        &self,
-        p: &str,
-    ) -> impl Future<Output = Result<Vec<ObservedResource>, ProviderError>> + Send {
-        self.inner.list(p)
-    }
-    fn read(
-        &self,
-        t: &str,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<ObservedResource>, ProviderError>> + Send {
-        self.inner.read(t, id)
     }
 }
 
@@ -374,10 +361,10 @@ fn a_result_commits_while_a_slow_operation_still_runs() {
     let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
     let (plan, observed) =
         workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
-    let provider = Arc::new(StallOn {
-        inner: sim.clone(),
-        address: Some(Address::new("net", "n1").unwrap()),
-    });
+    let provider = Arc::new(Faulty::stall_on(
+        sim.clone(),
+        Some(Address::new("net", "n1").unwrap()),
+    ));
     let opts = ApplyOptions::default();
     let who = actor();
     let mut quiet = QuietProgress;
@@ -448,10 +435,7 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
     let desired = workflow::desired(&store, &loader, "prop", "dev", "1.1.0", None).unwrap();
     let (plan, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
     assert_eq!(plan.actions.len(), 2, "{:?}", plan.actions);
-    let stall = Arc::new(StallOn {
-        inner: sim.clone(),
-        address: None,
-    });
+    let stall = Arc::new(Faulty::stall_on(sim.clone(), None));
     let opts = ApplyOptions {
         parallelism: 1,
         ..ApplyOptions::default()
@@ -531,10 +515,10 @@ fn a_crowd_of_results_commits_at_once() {
     let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
     let (plan, observed) =
         workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
-    let provider = Arc::new(StallOn {
-        inner: sim.clone(),
-        address: Some(Address::new("net", &format!("n{}", n - 1)).unwrap()),
-    });
+    let provider = Arc::new(Faulty::stall_on(
+        sim.clone(),
+        Some(Address::new("net", &format!("n{}", n - 1)).unwrap()),
+    ));
     let opts = ApplyOptions {
         parallelism: n,
         ..ApplyOptions::default()

@@ -423,31 +423,28 @@ impl ReadObjects {
     }
 }
 
+impl ReadObjects {
+    /// The resource and object bytes of `digest` when a delta row holds it.
+    fn in_row(&self, digest: &Digest) -> Result<Option<(ObservedResource, Vec<u8>)>, StoreError> {
+        let Some(at) = &self.observed_at else {
+            return Ok(None);
+        };
+        let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
+            return Ok(None);
+        };
+        super::generations::observed_at_row(&self.rows, digest, &place).map(Some)
+    }
+}
+
 impl Objects for ReadObjects {
     fn get_raw(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(g) = self.table.get(digest.0.as_slice())? {
             return Ok(Some(g.value().to_vec()));
         }
-        let Some(at) = &self.observed_at else {
-            return Ok(None);
-        };
-        let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
-            return Ok(None);
-        };
-        Ok(Some(
-            super::generations::observed_at_row(&self.rows, digest, &place)?.1,
-        ))
+        Ok(self.in_row(digest)?.map(|(_, bytes)| bytes))
     }
     fn observed_in_row(&self, digest: &Digest) -> Result<Option<ObservedResource>, StoreError> {
-        let Some(at) = &self.observed_at else {
-            return Ok(None);
-        };
-        let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
-            return Ok(None);
-        };
-        Ok(Some(
-            super::generations::observed_at_row(&self.rows, digest, &place)?.0,
-        ))
+        Ok(self.in_row(digest)?.map(|(o, _)| o))
     }
     fn put_raw(&mut self, _digest: Digest, _bytes: &[u8]) -> Result<(), StoreError> {
         Err(StoreError::Bug(
