@@ -517,6 +517,63 @@ fn a_second_store_cannot_fork_a_mirrored_history() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
+/// A rollback on a machine whose store is behind the mirror chooses its
+/// target from the latest state: it takes in the other machine's
+/// generations first (`--list` only warns).
+#[test]
+fn a_rollback_behind_the_mirror_pulls_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Mirrored::dir(dir.path());
+    a.apply("v1.0.0");
+    let b = Mirrored::dir(dir.path());
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    let r = b.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // A moves on to v1.1.0; B has not seen it. Both machines manage the
+    // same cloud: B's simulator is a copy of A's.
+    a.bump_redis();
+    a.apply("v1.1.0");
+    std::fs::copy(
+        a.p.state_dir().join("sim.redb"),
+        b.p.state_dir().join("sim.redb"),
+    )
+    .unwrap();
+
+    let r = b.run(&["rollback", "--estate", EST, "--env", "dev", "--list"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "warning: the mirror holds generation 2 of chatwoot/dev and this store only generation 1"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = b.run(&[
+        "rollback",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("pulled generation(s) 2-2 of chatwoot/dev from "),
+        "{}",
+        r.stdout
+    );
+    // Back to v1.0.0, after A's v1.1.0: generation 3, pushed.
+    let h = b.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
+    let history: Vec<serde_json::Value> = serde_json::from_str(&h.stdout).unwrap();
+    assert_eq!(history.len(), 3, "{}", h.stdout);
+    assert!(
+        h.stdout.contains("1.1.0") && h.stdout.contains("rollback"),
+        "{}",
+        h.stdout
+    );
+}
+
 #[test]
 fn azurite_round_trip_leases_and_conditions() {
     let az = Azurite::start();

@@ -546,6 +546,24 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
 pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.store()?;
+    let actor = ctx.actor();
+    // A rollback chooses its target from the latest state: lock the stack,
+    // then take in what another machine pushed to the mirror since.
+    let _lock = if args.list {
+        if let Some(w) = super::mirror_cmds::behind_warning(ctx, &store, &stack) {
+            eprintln!("{w}");
+        }
+        None
+    } else {
+        let lock = store.lock(
+            &stack,
+            &actor,
+            &ctx.command_line,
+            Duration::from_secs(args.lock_timeout),
+        )?;
+        super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
+        Some(lock)
+    };
     let points = workflow::rollback_points(&store, &stack)?;
     if args.list {
         let rows: Vec<Vec<String>> = points
@@ -611,13 +629,6 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
     {
         require_reason(&args.reason, &format!("a rollback of {}", stack.env))?;
     }
-    let actor = ctx.actor();
-    let _lock = store.lock(
-        &stack,
-        &actor,
-        &ctx.command_line,
-        Duration::from_secs(args.lock_timeout),
-    )?;
     let opts = PlanOptions {
         allow_data_loss: args.allow_data_loss,
         keep_stateful: true,

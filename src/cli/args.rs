@@ -72,7 +72,7 @@ pub enum Command {
 
     /// Roll a stack back to an earlier release that was applied successfully.
     #[command(
-        after_help = "Rollback never deletes a resource that holds data: resources added since are kept and reported, unless --allow-data-loss. It is a normal generation in history and audit, marked as a rollback with its reason (required in prod).\n\nExamples:\n  statectl rollback --estate chatwoot --env staging --list\n  statectl rollback --estate chatwoot --env staging --auto-approve\n  statectl rollback --estate chatwoot --env prod --to v1.1.0 --reason INC-42 --emergency"
+        after_help = "Rollback never deletes a resource that holds data: resources added since are kept and reported, unless --allow-data-loss. It is a normal generation in history and audit, marked as a rollback with its reason (required in prod). With a mirror configured, it first takes in the stack's generations another machine pushed since, so the target is chosen from the latest state (--list only warns).\n\nExamples:\n  statectl rollback --estate chatwoot --env staging --list\n  statectl rollback --estate chatwoot --env staging --auto-approve\n  statectl rollback --estate chatwoot --env prod --to v1.1.0 --reason INC-42 --emergency"
     )]
     Rollback(RollbackArgs),
 
