@@ -345,6 +345,33 @@ fn zero_latency(dir: &std::path::Path) -> (Store, Arc<Sim>, tokio::runtime::Runt
     (store, sim, rt)
 }
 
+/// Runs `plan` through `provider` for `dur` on the runtime's clock, during
+/// which the apply must not end (an operation stalls), then drops it as if
+/// the process died.
+#[allow(clippy::too_many_arguments)]
+fn stalled_apply(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    provider: Arc<Faulty>,
+    plan: &Plan,
+    desired: &Estate,
+    observed: BTreeMap<Address, ObservedResource>,
+    opts: &ApplyOptions,
+    dur: Duration,
+) {
+    let stack = Stack::new("prop", "dev").unwrap();
+    let who = actor();
+    let mut quiet = QuietProgress;
+    rt.block_on(async {
+        tokio::select! {
+            r = apply::apply(store, provider, &stack, plan, desired, observed, &who, opts, &mut quiet) => {
+                panic!("the apply cannot end while an operation stalls: {r:?}");
+            }
+            () = tokio::time::sleep(dur) => {}
+        }
+    });
+}
+
 /// Group commit does not hold a result hostage to a slow operation: `n0`
 /// and `n1` start together, `n1` never ends, and `n0`'s result is in the
 /// store within `PENDING_WAIT` of its end, with its journal entry closed.
@@ -366,16 +393,16 @@ fn a_result_commits_while_a_slow_operation_still_runs() {
         Some(Address::new("net", "n1").unwrap()),
     ));
     let opts = ApplyOptions::default();
-    let who = actor();
-    let mut quiet = QuietProgress;
-    rt.block_on(async {
-        tokio::select! {
-            r = apply::apply(&store, provider, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => {
-                panic!("the apply cannot end while n1 stalls: {r:?}");
-            }
-            () = tokio::time::sleep(apply::PENDING_WAIT * 5) => {}
-        }
-    });
+    stalled_apply(
+        &rt,
+        &store,
+        provider,
+        &plan,
+        &desired.estate,
+        observed,
+        &opts,
+        apply::PENDING_WAIT * 5,
+    );
     let g = store.latest_generation(&stack).unwrap().unwrap();
     assert_eq!(g.outcome, Outcome::InProgress);
     let now: BTreeSet<String> = store
@@ -440,16 +467,16 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
         parallelism: 1,
         ..ApplyOptions::default()
     };
-    let who = actor();
-    let mut quiet = QuietProgress;
-    rt.block_on(async {
-        tokio::select! {
-            r = apply::apply(&store, stall, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => {
-                panic!("the apply cannot end while its put stalls: {r:?}");
-            }
-            () = tokio::time::sleep(Duration::from_secs(5)) => {}
-        }
-    });
+    stalled_apply(
+        &rt,
+        &store,
+        stall,
+        &plan,
+        &desired.estate,
+        observed,
+        &opts,
+        Duration::from_secs(5),
+    );
     assert_eq!(
         store.unresolved(&stack).unwrap().len(),
         2,
@@ -523,16 +550,16 @@ fn a_crowd_of_results_commits_at_once() {
         parallelism: n,
         ..ApplyOptions::default()
     };
-    let who = actor();
-    let mut quiet = QuietProgress;
-    rt.block_on(async {
-        tokio::select! {
-            r = apply::apply(&store, provider, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => {
-                panic!("the apply cannot end while one put stalls: {r:?}");
-            }
-            () = tokio::time::sleep(apply::PENDING_WAIT / 2) => {}
-        }
-    });
+    stalled_apply(
+        &rt,
+        &store,
+        provider,
+        &plan,
+        &desired.estate,
+        observed,
+        &opts,
+        apply::PENDING_WAIT / 2,
+    );
     let g = store.latest_generation(&stack).unwrap().unwrap();
     assert_eq!(g.outcome, Outcome::InProgress);
     assert_eq!(
