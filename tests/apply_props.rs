@@ -345,6 +345,25 @@ fn zero_latency(dir: &std::path::Path) -> (Store, Arc<Sim>, tokio::runtime::Runt
     (store, sim, rt)
 }
 
+/// Releases `e` as `version` of prop/dev (unless it exists) and plans it
+/// against the stack's latest generation.
+fn release_and_plan(
+    store: &Store,
+    dir: &std::path::Path,
+    version: &str,
+    e: &Estate,
+) -> (workflow::Desired, Plan, BTreeMap<Address, ObservedResource>) {
+    store
+        .create_release("prop", version, std::slice::from_ref(e), None, &actor())
+        .unwrap();
+    let stack = Stack::new("prop", "dev").unwrap();
+    let desired =
+        workflow::desired(store, &Loader::new(dir), "prop", "dev", version, None).unwrap();
+    let (plan, observed) =
+        workflow::make_plan(store, &stack, &desired, &PlanOptions::default()).unwrap();
+    (desired, plan, observed)
+}
+
 /// Runs `plan` through `provider` for `dur` on the runtime's clock, during
 /// which the apply must not end (an operation stalls), then drops it as if
 /// the process died.
@@ -381,13 +400,7 @@ fn a_result_commits_while_a_slow_operation_still_runs() {
     let (store, sim, rt) = zero_latency(dir.path());
     let stack = Stack::new("prop", "dev").unwrap();
     let e = estate(&vec![Some((vec![], 1, false)), Some((vec![], 2, false))]);
-    store
-        .create_release("prop", "1.0.0", std::slice::from_ref(&e), None, &actor())
-        .unwrap();
-    let loader = Loader::new(dir.path());
-    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
-    let (plan, observed) =
-        workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
+    let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &e);
     let provider = Arc::new(Faulty::stall_on(
         sim.clone(),
         Some(Address::new("net", "n1").unwrap()),
@@ -433,17 +446,10 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let (store, sim, rt) = zero_latency(dir.path());
     let stack = Stack::new("prop", "dev").unwrap();
-    let loader = Loader::new(dir.path());
     let plan_opts = PlanOptions::default();
     let v1 = estate(&vec![Some((vec![], 0, false))]);
     let v2 = estate(&vec![Some((vec![], 3, false)), Some((vec![], 1, false))]);
-    for (version, e) in [("1.0.0", &v1), ("1.1.0", &v2)] {
-        store
-            .create_release("prop", version, std::slice::from_ref(e), None, &actor())
-            .unwrap();
-    }
-    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
-    let (plan, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+    let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &v1);
     rt.block_on(apply::apply(
         &store,
         sim.clone(),
@@ -459,8 +465,7 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
 
     // v1.1.0 updates n0 and creates n1. With one slot, the first put stalls
     // and the other operation is journaled but never starts.
-    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.1.0", None).unwrap();
-    let (plan, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+    let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.1.0", &v2);
     assert_eq!(plan.actions.len(), 2, "{:?}", plan.actions);
     let stall = Arc::new(Faulty::stall_on(sim.clone(), None));
     let opts = ApplyOptions {
@@ -535,13 +540,7 @@ fn a_crowd_of_results_commits_at_once() {
     let n = 300;
     assert!(n - 1 > apply::PENDING_MAX);
     let e = estate(&vec![Some((vec![], 1, false)); n]);
-    store
-        .create_release("prop", "1.0.0", std::slice::from_ref(&e), None, &actor())
-        .unwrap();
-    let loader = Loader::new(dir.path());
-    let desired = workflow::desired(&store, &loader, "prop", "dev", "1.0.0", None).unwrap();
-    let (plan, observed) =
-        workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
+    let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &e);
     let provider = Arc::new(Faulty::stall_on(
         sim.clone(),
         Some(Address::new("net", &format!("n{}", n - 1)).unwrap()),
