@@ -2,6 +2,12 @@
 //! store format (a field added, reordered or retyped; a codec option
 //! changed) fails here. A deliberate change bumps the codec or schema
 //! version and re-blesses with `STATECTL_BLESS=1 cargo test --test codec_golden`.
+//!
+//! Content-addressed objects (`object_*`) are in the canonical encoding
+//! (codec version 1), which must never change: their digests are taken
+//! over these bytes. Every other record is in the compact encoding (codec
+//! version 2); its version-1 fixtures, written by earlier builds, stay in
+//! `fixtures/codec/v1` and must still decode to the same values.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +18,8 @@ use statectl::keys::WrappedKey;
 use statectl::model::*;
 use statectl::store::tree::Node;
 use statectl::store::{
-    DeltaChange, DeltaRow, EnvHeader, JournalEntry, JournalState, LockInfo, Object, codec,
+    DeltaChange, DeltaRow, EnvHeader, JournalEntry, JournalResolution, JournalState, LockInfo,
+    Object, codec, object,
 };
 
 fn addr(s: &str) -> Address {
@@ -216,32 +223,44 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         (
             "object_resource",
-            codec::encode(&Object::Resource(resource())).unwrap(),
+            object::encode(&Object::Resource(resource())).unwrap().1,
         ),
         (
             "object_observed",
-            codec::encode(&Object::Observed(observed())).unwrap(),
+            object::encode(&Object::Observed(observed())).unwrap().1,
         ),
         (
             "object_leaf",
-            codec::encode(&Object::Node(Node::Leaf(vec![(addr("m.a"), digest(6))]))).unwrap(),
+            object::encode(&Object::Node(Node::Leaf(vec![(addr("m.a"), digest(6))])))
+                .unwrap()
+                .1,
         ),
         (
             "object_branch",
-            codec::encode(&Object::Node(Node::Branch(vec![
+            object::encode(&Object::Node(Node::Branch(vec![
                 (3, digest(7), 40),
                 (11, digest(8), 2),
             ])))
-            .unwrap(),
+            .unwrap()
+            .1,
         ),
         (
             "object_env_header",
-            codec::encode(&Object::EnvHeader(header)).unwrap(),
+            object::encode(&Object::EnvHeader(header)).unwrap().1,
         ),
         ("release", codec::encode(&release).unwrap()),
         ("generation", codec::encode(&generation).unwrap()),
         ("audit_entry", codec::encode(&audit).unwrap()),
         ("journal_entry", codec::encode(&journal).unwrap()),
+        (
+            "journal_resolution",
+            codec::encode(&JournalResolution {
+                state: JournalState::Failed,
+                ended_at: UtcTime(1_764_000_090_000),
+                detail: Some("conflict".into()),
+            })
+            .unwrap(),
+        ),
         ("lock_info", codec::encode(&lock).unwrap()),
         ("wrapped_key", codec::encode(&wrapped).unwrap()),
         (
@@ -349,4 +368,52 @@ fn damaged_fixtures_give_named_errors() {
             let _ = statectl::store::decode_any(&b);
         }
     }
+}
+
+/// Decodes a record by fixture name and re-encodes it as this build would.
+fn reencode(name: &str, bytes: &[u8]) -> Vec<u8> {
+    fn again<T: serde::Serialize + serde::de::DeserializeOwned>(bytes: &[u8]) -> Vec<u8> {
+        codec::encode(&codec::decode::<T>(bytes).unwrap()).unwrap()
+    }
+    match name {
+        "release" => again::<Release>(bytes),
+        "generation" => again::<Generation>(bytes),
+        "audit_entry" => again::<AuditEntry>(bytes),
+        "journal_entry" => again::<JournalEntry>(bytes),
+        "lock_info" => again::<LockInfo>(bytes),
+        "wrapped_key" => again::<WrappedKey>(bytes),
+        "delta_put" | "delta_remove" => again::<DeltaRow>(bytes),
+        "checkpoint" => again::<Checkpoint>(bytes),
+        other => panic!("no type for fixture {other}"),
+    }
+}
+
+#[test]
+fn objects_stay_canonical_and_records_are_compact() {
+    for (name, bytes) in samples() {
+        let expected = if name.starts_with("object_") {
+            codec::CANONICAL_VERSION
+        } else {
+            codec::COMPACT_VERSION
+        };
+        assert_eq!(bytes[0], expected, "{name} is in the wrong encoding");
+    }
+}
+
+#[test]
+fn version_1_records_still_decode_to_the_same_values() {
+    let v1 = fixture_dir().join("v1");
+    let mut seen = 0;
+    for (name, bytes) in samples() {
+        // Journal resolutions came with the compact encoding.
+        if name.starts_with("object_") || name == "journal_resolution" {
+            continue;
+        }
+        let old = std::fs::read(v1.join(format!("{name}.bin"))).unwrap();
+        assert_eq!(old[0], codec::CANONICAL_VERSION, "{name}");
+        assert!(old.len() > bytes.len(), "{name}: compact is not smaller");
+        assert_eq!(reencode(name, &old), bytes, "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 9);
 }

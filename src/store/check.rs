@@ -6,7 +6,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use super::codec;
 use super::db::{ReadObjects, Store};
 use super::error::StoreError;
-use super::journal::JournalEntry;
+use super::journal::{JournalEntry, JournalResolution};
 use super::locks::LockInfo;
 use super::object::{self, Object, Objects};
 use super::schema;
@@ -240,6 +240,19 @@ impl Store {
             if let Err(e) = codec::decode::<JournalEntry>(v.value()) {
                 let (s, n) = k.value();
                 problems.push(format!("journal/{s}#{n}: {e}"));
+            }
+        }
+        let ends = txn.open_table(schema::JOURNAL_ENDS)?;
+        for row in ends.iter()? {
+            let (k, v) = row?;
+            let (s, n) = k.value();
+            if let Err(e) = codec::decode::<JournalResolution>(v.value()) {
+                problems.push(format!("journal_ends/{s}#{n}: {e}"));
+            }
+            if journal.get((s, n))?.is_none() {
+                problems.push(format!(
+                    "journal_ends/{s}#{n}: resolves a journal entry that does not exist"
+                ));
             }
         }
         let locks = txn.open_table(schema::LOCKS)?;

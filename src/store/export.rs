@@ -424,8 +424,14 @@ impl Store {
             drop((gt, dt, ct, bt));
             let objs = super::db::WriteObjects::open(w)?;
             let mut at = w.open_table(schema::OBSERVED_AT)?;
+            // In digest order (see `WriteObjects::batched`); the first row
+            // holding an object is the one indexed.
+            let mut places = std::collections::BTreeMap::new();
             for (s, seq, d) in &observed_rows {
-                super::generations::index_observed(&mut at, &objs, d, s, *seq)?;
+                places.entry(*d).or_insert((s, *seq));
+            }
+            for (d, (s, seq)) in places {
+                super::generations::index_observed(&mut at, &objs, &d, s, seq)?;
             }
             Ok(new)
         })
@@ -582,7 +588,7 @@ impl Store {
             // The mirror keeps this checkpoint without the rows before it,
             // so the observed objects its tree points at (kept in those
             // rows here) go into `objects`, to be pushed with it.
-            let mut objs = super::db::WriteObjects::open(w)?;
+            let mut objs = super::db::WriteObjects::batched(w)?;
             let mut leaves = Vec::new();
             super::tree::walk_nodes(&objs, &g.base.root, &mut |_, n| {
                 if let super::tree::Node::Leaf(entries) = n {
@@ -599,6 +605,7 @@ impl Store {
                     objs.put_raw(d, &bytes)?;
                 }
             }
+            objs.finish()?;
             Ok(g.base.clone())
         })
     }

@@ -511,8 +511,12 @@ impl Store {
             let t = w.open_table(schema::DELTAS)?;
             rows_in(&t, &key, g.base.seq, g.last_seq)?
         };
-        let mut objs = WriteObjects::open(w)?;
+        let mut objs = WriteObjects::batched(w)?;
         let mut at = w.open_table(schema::OBSERVED_AT)?;
+        // Indexed in digest order after the loop, for the reason objects
+        // are batched (see `WriteObjects::batched`); the first row holding
+        // an object is the one indexed.
+        let mut places: BTreeMap<Digest, u64> = BTreeMap::new();
         let mut observed: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
         let mut applied: BTreeMap<Address, Option<Digest>> = BTreeMap::new();
         for (seq, row) in rows {
@@ -524,7 +528,7 @@ impl Store {
                     // The tree points at the row, which already holds the
                     // resource: no second copy in `objects`.
                     let (d, _) = object::encode(&Object::Observed(*o))?;
-                    index_observed(&mut at, &objs, &d, &key, seq)?;
+                    places.entry(d).or_insert(seq);
                     observed.insert(row.address.clone(), Some(d));
                     applied.insert(row.address, Some(a.unwrap_or(UNKNOWN_DESIRED)));
                 }
@@ -540,8 +544,11 @@ impl Store {
             applied: tree::update(&mut objs, &g.base.applied, &applied)?,
             count: g.resource_count,
         };
+        for (d, seq) in places {
+            index_observed(&mut at, &objs, &d, &key, seq)?;
+        }
         drop(at);
-        drop(objs);
+        objs.finish()?;
         let bytes = codec::encode(&cp).map_err(|source| StoreError::Encode {
             what: "checkpoint",
             source,

@@ -53,6 +53,24 @@ pub struct JournalEntry {
     pub detail: Option<String>,
 }
 
+/// How an operation ended: the second record of a journal entry.
+///
+/// Invariant: stored in `journal_ends` under the key of the entry it
+/// resolves, written in the transaction that records the operation's
+/// result, and never rewritten. Appending a small record to a table of its
+/// own instead of rewriting the entry keeps a resolution from touching the
+/// leaves the entries were written to: that rewrite was a fifth of what an
+/// apply wrote to the store (docs/BENCHMARKS.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalResolution {
+    /// Done or failed.
+    pub state: JournalState,
+    /// When it was resolved.
+    pub ended_at: UtcTime,
+    /// The error, for failed operations.
+    pub detail: Option<String>,
+}
+
 /// What an operation is about to do, for [`Store::journal_begin`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JournalIntent {
@@ -68,9 +86,14 @@ pub struct JournalIntent {
     pub desired: Option<crate::model::Digest>,
 }
 
-fn decode(stack: &str, seq: u64, bytes: &[u8]) -> Result<JournalEntry, StoreError> {
+fn decode<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    stack: &str,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
     codec::decode(bytes).map_err(|source| StoreError::Corrupt {
-        table: "journal",
+        table,
         key: format!("{stack}#{seq}"),
         source,
     })
@@ -141,18 +164,26 @@ pub(crate) fn resolve_in(
     now: UtcTime,
 ) -> Result<(), StoreError> {
     let key = stack.key();
-    let existing = {
-        let t = w.open_table(schema::JOURNAL)?;
-        t.get((key.as_str(), seq))?
-            .map(|g| decode(&key, seq, g.value()))
-            .transpose()?
-    };
-    let mut e = existing
-        .ok_or_else(|| StoreError::Bug(format!("journal entry {key}#{seq} does not exist")))?;
-    e.state = state;
-    e.detail = detail;
-    e.ended_at = Some(now);
-    put(w, &e)
+    if w.open_table(schema::JOURNAL)?
+        .get((key.as_str(), seq))?
+        .is_none()
+    {
+        return Err(StoreError::Bug(format!(
+            "journal entry {key}#{seq} does not exist"
+        )));
+    }
+    let bytes = codec::encode(&JournalResolution {
+        state,
+        ended_at: now,
+        detail,
+    })
+    .map_err(|source| StoreError::Encode {
+        what: "journal resolution",
+        source,
+    })?;
+    w.open_table(schema::JOURNAL_ENDS)?
+        .insert((key.as_str(), seq), bytes.as_slice())?;
+    Ok(())
 }
 
 impl Store {
@@ -185,10 +216,34 @@ impl Store {
         let key = stack.key();
         self.read(|r| {
             let t = r.open_table(schema::JOURNAL)?;
-            let mut out = Vec::new();
+            let mut out: Vec<JournalEntry> = Vec::new();
             for row in t.range((key.as_str(), 0)..=(key.as_str(), u64::MAX))? {
                 let (k, v) = row?;
-                out.push(decode(&key, k.value().1, v.value())?);
+                out.push(decode("journal", &key, k.value().1, v.value())?);
+            }
+            let ends = match r.open_table(schema::JOURNAL_ENDS) {
+                Ok(t) => t,
+                // A version-2 store opened read-only before its migration.
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
+                Err(e) => return Err(e.into()),
+            };
+            for row in ends.range((key.as_str(), 0)..=(key.as_str(), u64::MAX))? {
+                let (k, v) = row?;
+                let seq = k.value().1;
+                let r: JournalResolution = decode("journal_ends", &key, seq, v.value())?;
+                let Ok(i) = out.binary_search_by_key(&seq, |e| e.seq) else {
+                    return Err(StoreError::Corrupt {
+                        table: "journal_ends",
+                        key: format!("{key}#{seq}"),
+                        source: codec::CodecError::Malformed(
+                            "it resolves an entry that does not exist".into(),
+                        ),
+                    });
+                };
+                let entry = &mut out[i];
+                entry.state = r.state;
+                entry.ended_at = Some(r.ended_at);
+                entry.detail = r.detail;
             }
             Ok(out)
         })

@@ -36,7 +36,7 @@ pub use export::{GenerationRows, ReleaseRow};
 pub use generations::{
     CHECKPOINT_EVERY, Change, DeltaChange, DeltaRow, NewGeneration, UNKNOWN_DESIRED,
 };
-pub use journal::{JournalEntry, JournalIntent, JournalState};
+pub use journal::{JournalEntry, JournalIntent, JournalResolution, JournalState};
 pub use locks::{LockInfo, LockStatus, StackLock};
 pub use object::{EnvHeader, Object, resource_digest};
 pub use releases::{ReleaseOutcome, display_version, parse_version};
@@ -53,6 +53,7 @@ pub fn decode_any(data: &[u8]) -> usize {
     ok += usize::from(codec::decode::<Generation>(data).is_ok());
     ok += usize::from(codec::decode::<AuditEntry>(data).is_ok());
     ok += usize::from(codec::decode::<JournalEntry>(data).is_ok());
+    ok += usize::from(codec::decode::<JournalResolution>(data).is_ok());
     ok += usize::from(codec::decode::<LockInfo>(data).is_ok());
     ok += usize::from(codec::decode::<crate::keys::WrappedKey>(data).is_ok());
     ok += usize::from(codec::decode::<DeltaRow>(data).is_ok());

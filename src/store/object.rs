@@ -53,7 +53,7 @@ pub trait Objects {
 
 /// Encodes an object and returns its digest and bytes.
 pub fn encode(object: &Object) -> Result<(Digest, Vec<u8>), StoreError> {
-    let bytes = codec::encode(object).map_err(|source| StoreError::Encode {
+    let bytes = codec::encode_canonical(object).map_err(|source| StoreError::Encode {
         what: "object",
         source,
     })?;

@@ -86,7 +86,7 @@ impl Store {
         }
         let now = self.clock.now();
         self.write(|w| {
-            let mut objs = WriteObjects::open(w)?;
+            let mut objs = WriteObjects::batched(w)?;
             let mut counting = Counting {
                 inner: &mut objs,
                 written: 0,
@@ -122,7 +122,7 @@ impl Store {
             }
             let content = Digest::of_parts(parts.iter().map(Vec::as_slice));
             let new_objects = counting.written;
-            drop(objs);
+            objs.finish()?;
 
             let mut t = w.open_table(schema::RELEASES)?;
             if let Some(existing) = t.get((estate, v.as_str()))? {

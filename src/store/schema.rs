@@ -10,7 +10,8 @@
 //! | `deltas` | (stack, sequence number) | [`DeltaRow`](super::DeltaRow): one observed change |
 //! | `checkpoints` | (stack, sequence number) | [`Checkpoint`](crate::model::Checkpoint) |
 //! | `audit` | sequence number | [`AuditEntry`](crate::model::AuditEntry) |
-//! | `journal` | (stack, sequence number) | [`JournalEntry`](super::JournalEntry) |
+//! | `journal` | (stack, sequence number) | [`JournalEntry`](super::JournalEntry) as written when the operation was about to start |
+//! | `journal_ends` | (stack, sequence number) | [`JournalResolution`](super::JournalResolution): how that operation ended |
 //! | `locks` | stack | [`LockRecord`](super::LockRecord) |
 //! | `backups` | (stack, generation) | a state backup taken before a prod apply |
 //! | `mirrored` | mirror blob path | what this store knows it pushed there (raw) |
@@ -19,7 +20,11 @@ use redb::TableDefinition;
 
 /// The schema this build writes. Opening a newer one is refused; an older one
 /// is migrated in one transaction.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// Version 3 adds `journal_ends` and writes records in the compact codec
+/// encoding (codec version 2); a build that cannot read them refuses the
+/// store on open instead of failing on a record.
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
@@ -35,6 +40,10 @@ pub(crate) const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("checkpoints");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 pub(crate) const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
+/// How journal entries ended, beside them rather than in them: a
+/// resolution appends here instead of rewriting its entry.
+pub(crate) const JOURNAL_ENDS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("journal_ends");
 pub(crate) const LOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("locks");
 pub(crate) const BACKUPS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("backups");
 /// Bookkeeping of the mirror (not history): which blobs this store has

@@ -10,7 +10,7 @@ use crate::model::{
     Address, GenerationKind, ObservedResource, Outcome, Secret, Stack, UtcTime, Value,
 };
 use crate::spec::Loader;
-use redb::{ReadableTable as _, ReadableTableMetadata as _};
+use redb::{ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _};
 
 fn actor() -> Actor {
     Actor {
@@ -270,6 +270,131 @@ fn journal_and_incremental_generation() {
         .unwrap();
     assert_eq!(g.resource_count, 1);
     assert!(store.record(&stack, g.number, vec![], &[]).is_err());
+}
+
+#[test]
+fn a_resolution_is_appended_and_never_rewrites_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    let g = store.begin_generation(&stack, new_gen(), &actor()).unwrap();
+    let intent = |n: &str| JournalIntent {
+        address: n.parse().unwrap(),
+        action: "create".into(),
+        arm_type: "Microsoft.Cache/redis".into(),
+        resource_id: format!("/x/{n}"),
+        desired: None,
+    };
+    let seqs = store
+        .journal_begin(
+            &stack,
+            g.number,
+            &[intent("m.a"), intent("m.b"), intent("m.c")],
+        )
+        .unwrap();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    let entry_bytes = |seq: u64| {
+        let r = store.db.begin_read().unwrap();
+        let t = r.open_table(schema::JOURNAL).unwrap();
+        t.get(("e/dev", seq)).unwrap().map(|g| g.value().to_vec())
+    };
+    let before = entry_bytes(2).unwrap();
+    store
+        .journal_resolve(&stack, 2, JournalState::Failed, Some("conflict".into()))
+        .unwrap();
+    // The entry's bytes are untouched; the resolution sits in its own key.
+    assert_eq!(entry_bytes(2).unwrap(), before);
+    {
+        let r = store.db.begin_read().unwrap();
+        let t = r.open_table(schema::JOURNAL_ENDS).unwrap();
+        assert_eq!(t.len().unwrap(), 1);
+        assert!(t.get(("e/dev", 2)).unwrap().is_some());
+    }
+    let all = store.journal(&stack).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.state).collect::<Vec<_>>(),
+        vec![
+            JournalState::Begun,
+            JournalState::Failed,
+            JournalState::Begun
+        ]
+    );
+    assert_eq!(all[1].detail.as_deref(), Some("conflict"));
+    assert!(all[1].ended_at.is_some());
+    assert_eq!(
+        store
+            .unresolved(&stack)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    // New entries number on from the last entry.
+    let more = store
+        .journal_begin(&stack, g.number, &[intent("m.d")])
+        .unwrap();
+    assert_eq!(more, vec![4]);
+    // Resolving an entry that does not exist is refused.
+    assert!(
+        store
+            .journal_resolve(&stack, 9, JournalState::Done, None)
+            .is_err()
+    );
+    assert!(store.check().unwrap().problems.is_empty());
+
+    // A resolution without its entry is named by `store check` and by reads.
+    {
+        let w = store.db.begin_write().unwrap();
+        w.open_table(schema::JOURNAL)
+            .unwrap()
+            .remove(("e/dev", 2))
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let problems = store.check().unwrap().problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p == "journal_ends/e/dev#2: resolves a journal entry that does not exist"),
+        "{problems:?}"
+    );
+    let e = store.journal(&stack).unwrap_err().to_string();
+    assert!(e.contains("journal_ends") && e.contains("e/dev#2"), "{e}");
+}
+
+#[test]
+fn entries_resolved_in_place_by_an_older_build_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    let old = JournalEntry {
+        stack: "e/dev".into(),
+        seq: 1,
+        generation: 1,
+        address: "m.a".parse().unwrap(),
+        action: "create".into(),
+        arm_type: "Microsoft.Cache/redis".into(),
+        resource_id: "/x".into(),
+        desired: None,
+        state: JournalState::Done,
+        started_at: UtcTime(1),
+        ended_at: Some(UtcTime(2)),
+        detail: None,
+    };
+    {
+        let w = store.db.begin_write().unwrap();
+        w.open_table(schema::JOURNAL)
+            .unwrap()
+            .insert(
+                ("e/dev", 1),
+                codec::encode_canonical(&old).unwrap().as_slice(),
+            )
+            .unwrap();
+        w.commit().unwrap();
+    }
+    assert_eq!(store.journal(&stack).unwrap(), vec![old]);
+    assert!(store.unresolved(&stack).unwrap().is_empty());
 }
 
 #[test]
