@@ -151,7 +151,29 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        Self::open_file(dir, opts, true)
+        if !dir.join(DB_FILE).exists() {
+            Self::create_file(dir, &opts)?;
+        }
+        Self::open_file(dir, &dir.join(DB_FILE), opts, false)
+    }
+
+    /// Creates the database with its schema through
+    /// [`crate::util::create_atomically`]: a process killed while creating
+    /// the store (before redb has written a valid header) must not leave a
+    /// half-written `state.redb` that every later open refuses.
+    fn create_file(dir: &Path, opts: &StoreOptions) -> Result<(), StoreError> {
+        let path = dir.join(DB_FILE);
+        crate::util::create_atomically(&path, |tmp| {
+            Self::open_file(dir, tmp, opts.clone(), true).map(drop)
+        })
+        .map_err(|e| match e {
+            crate::util::CreateError::Init(e) => e,
+            crate::util::CreateError::Io(action, path, source) => StoreError::Io {
+                action,
+                path,
+                source,
+            },
+        })
     }
 
     /// Opens the store in `dir`; fails with [`StoreError::Missing`] if there
@@ -160,11 +182,16 @@ impl Store {
         if !dir.join(DB_FILE).is_file() {
             return Err(StoreError::Missing(dir.to_path_buf()));
         }
-        Self::open_file(dir, opts, false)
+        Self::open_file(dir, &dir.join(DB_FILE), opts, false)
     }
 
-    fn open_file(dir: &Path, opts: StoreOptions, create: bool) -> Result<Store, StoreError> {
-        let path = dir.join(DB_FILE);
+    fn open_file(
+        dir: &Path,
+        path: &Path,
+        opts: StoreOptions,
+        create: bool,
+    ) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
         let open = || {
             let mut b = Database::builder();
             b.set_concurrency_mode(ConcurrencyMode::MultiWriter);

@@ -211,16 +211,37 @@ impl Sim {
             message: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-        let db = std::panic::catch_unwind(|| {
-            let mut b = Database::builder();
-            b.set_concurrency_mode(ConcurrencyMode::MultiWriter);
-            b.set_cache_size(16 * 1024 * 1024);
-            b.create(&path)
-        })
-        .map_err(|_| {
-            err(&"the simulator database is damaged; delete it to start an empty simulated cloud")
-        })?
-        .map_err(|e| err(&e))?;
+        let open = |p: &Path| {
+            std::panic::catch_unwind(|| {
+                let mut b = Database::builder();
+                b.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+                b.set_cache_size(16 * 1024 * 1024);
+                b.create(p)
+            })
+            .map_err(|_| {
+                err(&"the simulator database is damaged; delete it to start an empty simulated cloud")
+            })?
+            .map_err(|e| err(&e))
+        };
+        // A new simulator is created whole or not at all, so a process
+        // killed while creating it leaves no file that later opens refuse.
+        if !path.exists() {
+            crate::util::create_atomically(&path, |tmp| {
+                let db = open(tmp)?;
+                let w = db.begin_write().map_err(|e| err(&e))?;
+                for t in [RESOURCES, SOFT_DELETED, LOST, META] {
+                    w.open_table(t).map_err(|e| err(&e))?;
+                }
+                w.commit().map_err(|e| err(&e))
+            })
+            .map_err(|e| match e {
+                crate::util::CreateError::Init(e) => e,
+                crate::util::CreateError::Io(action, p, source) => {
+                    err(&format!("{action} {}: {source}", p.display()))
+                }
+            })?;
+        }
+        let db = open(&path)?;
         let sim = Sim {
             path: path.clone(),
             db: Arc::new(db),
