@@ -23,7 +23,7 @@ use statectl::plan::{Plan, PlanOptions};
 use statectl::provider::sim::{Sim, SimDurability, SimTiming};
 use statectl::provider::{DeleteMode, Operation, Provider, ProviderError, ResolvedResource};
 use statectl::spec::Loader;
-use statectl::store::{Actor, Store, StoreOptions};
+use statectl::store::{Actor, JournalState, Store, StoreOptions};
 use statectl::workflow;
 
 /// One version of a random estate: resource i has `peers` (earlier indices)
@@ -567,4 +567,215 @@ fn a_crowd_of_results_commits_at_once() {
         "the resource group and the 299 that ended are committed"
     );
     assert_eq!(store.unresolved(&stack).unwrap().len(), 1);
+}
+
+/// A chain `n0 <- n1 <- n2` (each NSG peers the one before), all needing
+/// the resource group.
+fn chain() -> Estate {
+    estate(&vec![
+        Some((vec![], 0, false)),
+        Some((vec![0], 0, false)),
+        Some((vec![1], 0, false)),
+    ])
+}
+
+fn entries_of(store: &Store, name: &str) -> Vec<statectl::store::JournalEntry> {
+    let stack = Stack::new("prop", "dev").unwrap();
+    store
+        .journal(&stack)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.address.to_string() == name)
+        .collect()
+}
+
+/// A batch journals operations still waiting for their dependencies,
+/// under the ARM id they will write: while `n0` stalls, `n1` (which needs
+/// it) has an open entry. After the crash, reconciling closes both as not
+/// done, and applying again converges.
+#[test]
+fn operations_are_journaled_before_their_dependencies_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim, rt) = zero_latency(dir.path());
+    let e = chain();
+    let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &e);
+    let n0 = Address::new("net", "n0").unwrap();
+    let provider = Arc::new(Faulty::stall_on(sim.clone(), Some(n0)));
+    stalled_apply(
+        &rt,
+        &store,
+        provider,
+        &plan,
+        &desired.estate,
+        observed,
+        &ApplyOptions::default(),
+        Duration::from_secs(10),
+    );
+    let n1 = entries_of(&store, "net.n1");
+    assert_eq!(n1.len(), 1, "{n1:?}");
+    assert_eq!(n1[0].state, JournalState::Begun);
+    assert!(
+        n1[0].resource_id.ends_with("/networkSecurityGroups/nsg-1"),
+        "{}",
+        n1[0].resource_id
+    );
+    assert!(
+        sim.resources()
+            .iter()
+            .all(|r| !r.id.ends_with("nsg-0") && !r.id.ends_with("nsg-1")),
+        "nothing of the chain exists yet"
+    );
+    let stack = Stack::new("prop", "dev").unwrap();
+    let report = rt
+        .block_on(apply::reconcile(&store, sim.as_ref(), &stack, &actor()))
+        .unwrap();
+    assert!(
+        report.did_not.contains(&"create net.n1".to_string()),
+        "{report:?}"
+    );
+    let (again, observed) =
+        workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
+    let done = rt
+        .block_on(apply::apply(
+            &store,
+            sim.clone(),
+            &stack,
+            &again,
+            &desired.estate,
+            observed,
+            &actor(),
+            &ApplyOptions::default(),
+            &mut QuietProgress,
+        ))
+        .unwrap();
+    assert!(done.failures().next().is_none());
+    converged(&store, &sim, &stack, &e).unwrap();
+    assert!(store.unresolved(&stack).unwrap().is_empty());
+}
+
+/// The simulator behind an ARM that answers with a resource group name in
+/// other letter case (ARM names are case-insensitive) and takes either.
+struct Recased {
+    inner: Arc<Sim>,
+}
+
+impl Provider for Recased {
+    fn name(&self) -> &str {
+        "recased"
+    }
+    async fn put(
+        &self,
+        op: Operation,
+        r: &ResolvedResource,
+    ) -> Result<ObservedResource, ProviderError> {
+        let mut r = r.clone();
+        if let Some(Value::String(rg)) = r.properties.get_mut("resource_group") {
+            *rg = rg.to_lowercase();
+        }
+        let mut o = self.inner.put(op, &r).await?;
+        if o.arm_type == "Microsoft.Resources/resourceGroups" {
+            o.name = o.name.to_uppercase();
+        }
+        Ok(o)
+    }
+    async fn delete(&self, o: &ObservedResource, mode: DeleteMode) -> Result<(), ProviderError> {
+        self.inner.delete(o, mode).await
+    }
+    fn list(
+        &self,
+        p: &str,
+    ) -> impl Future<Output = Result<Vec<ObservedResource>, ProviderError>> + Send {
+        self.inner.list(p)
+    }
+    fn read(
+        &self,
+        t: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ObservedResource>, ProviderError>> + Send {
+        self.inner.read(t, id)
+    }
+}
+
+/// An operation journaled ahead under an id it turns out not to write
+/// (its resource group came back as `PROP-DEV-RG`) does not start under
+/// that entry: the entry is closed as superseded and a new one names the
+/// id it writes.
+#[test]
+fn an_operation_journaled_ahead_under_another_id_is_journaled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim, rt) = zero_latency(dir.path());
+    let e = chain();
+    let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &e);
+    let stack = Stack::new("prop", "dev").unwrap();
+    let report = rt
+        .block_on(apply::apply(
+            &store,
+            Arc::new(Recased { inner: sim.clone() }),
+            &stack,
+            &plan,
+            &desired.estate,
+            observed,
+            &actor(),
+            &ApplyOptions::default(),
+            &mut QuietProgress,
+        ))
+        .unwrap();
+    assert!(report.failures().next().is_none());
+    // n0 became ready when the group was done: journaled ahead, then again.
+    let n0 = entries_of(&store, "net.n0");
+    assert_eq!(n0.len(), 2, "{n0:?}");
+    assert_eq!(n0[0].state, JournalState::Failed);
+    assert!(n0[0].resource_id.contains("/resourceGroups/prop-dev-rg/"));
+    let why = n0[0].detail.clone().unwrap_or_default();
+    assert!(
+        why.contains("journaled ahead as") && why.contains("PROP-DEV-RG"),
+        "{why}"
+    );
+    assert_eq!(n0[1].state, JournalState::Done);
+    assert!(n0[1].resource_id.contains("/resourceGroups/PROP-DEV-RG/"));
+    assert!(store.unresolved(&stack).unwrap().is_empty());
+}
+
+/// Entries journaled ahead of a dependency that then fails are closed, not
+/// left open: `n0` fails, `n1` and `n2` never start.
+#[test]
+fn entries_journaled_ahead_of_a_failed_dependency_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim, rt) = zero_latency(dir.path());
+    sim.set_faults(statectl::provider::sim::FaultPlan {
+        fail_nth: vec![statectl::provider::sim::FailNth {
+            arm_type: Some("Microsoft.Network/networkSecurityGroups".into()),
+            nth: 1,
+        }],
+        ..Default::default()
+    })
+    .unwrap();
+    let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &chain());
+    let stack = Stack::new("prop", "dev").unwrap();
+    let report = rt
+        .block_on(apply::apply(
+            &store,
+            sim.clone(),
+            &stack,
+            &plan,
+            &desired.estate,
+            observed,
+            &actor(),
+            &ApplyOptions::default(),
+            &mut QuietProgress,
+        ))
+        .unwrap();
+    assert_eq!(report.failures().count(), 3);
+    assert_eq!(entries_of(&store, "net.n0")[0].state, JournalState::Failed);
+    for n in ["net.n1", "net.n2"] {
+        let es = entries_of(&store, n);
+        assert_eq!(es.len(), 1, "{n}: {es:?}");
+        assert_eq!(es[0].state, JournalState::Failed, "{n}");
+        assert_eq!(
+            es[0].detail.as_deref(),
+            Some("not started: something it needs failed"),
+            "{n}"
+        );
+    }
+    assert!(store.unresolved(&stack).unwrap().is_empty());
 }
