@@ -106,10 +106,11 @@ pub enum ApplyError {
     Bug(String),
 }
 
-/// Operations journaled ahead of their start, beyond the free slots: a
-/// slot that frees up starts one of them without a durable commit. More
-/// means fewer commits, and more open journal entries for `--resume` to
-/// check with the provider after a crash.
+/// Operations journaled ahead of their start, beyond the free slots (ready
+/// ones first, then ones still waiting for their dependencies): a slot
+/// that frees up starts one of them without a durable commit. More means
+/// fewer commits, and more open journal entries for `--resume` to check
+/// with the provider after a crash.
 pub const JOURNAL_AHEAD: usize = 64;
 
 /// Results that commit together at most: the work a crash can make
