@@ -364,6 +364,31 @@ fn release_and_plan(
     (desired, plan, observed)
 }
 
+/// Applies `plan` to prop/dev through `provider`, with default options, to
+/// its end.
+fn run_apply<P: Provider + 'static>(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    provider: Arc<P>,
+    plan: &Plan,
+    desired: &Estate,
+    observed: BTreeMap<Address, ObservedResource>,
+) -> apply::ApplyReport {
+    let stack = Stack::new("prop", "dev").unwrap();
+    rt.block_on(apply::apply(
+        store,
+        provider,
+        &stack,
+        plan,
+        desired,
+        observed,
+        &actor(),
+        &ApplyOptions::default(),
+        &mut QuietProgress,
+    ))
+    .unwrap()
+}
+
 /// Runs `plan` through `provider` for `dur` on the runtime's clock, during
 /// which the apply must not end (an operation stalls), then drops it as if
 /// the process died.
@@ -450,18 +475,7 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
     let v1 = estate(&vec![Some((vec![], 0, false))]);
     let v2 = estate(&vec![Some((vec![], 3, false)), Some((vec![], 1, false))]);
     let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &v1);
-    rt.block_on(apply::apply(
-        &store,
-        sim.clone(),
-        &stack,
-        &plan,
-        &desired.estate,
-        observed,
-        &actor(),
-        &ApplyOptions::default(),
-        &mut QuietProgress,
-    ))
-    .unwrap();
+    run_apply(&rt, &store, sim.clone(), &plan, &desired.estate, observed);
 
     // v1.1.0 updates n0 and creates n1. With one slot, the first put stalls
     // and the other operation is journaled but never starts.
@@ -511,19 +525,7 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
         kinds,
         BTreeSet::from(["update net.n0".to_string(), "create net.n1".to_string()])
     );
-    let report = rt
-        .block_on(apply::apply(
-            &store,
-            sim.clone(),
-            &stack,
-            &again,
-            &desired.estate,
-            observed,
-            &actor(),
-            &ApplyOptions::default(),
-            &mut QuietProgress,
-        ))
-        .unwrap();
+    let report = run_apply(&rt, &store, sim.clone(), &again, &desired.estate, observed);
     assert!(report.failures().next().is_none());
     converged(&store, &sim, &stack, &v2).unwrap();
 }
@@ -635,19 +637,7 @@ fn operations_are_journaled_before_their_dependencies_finish() {
     );
     let (again, observed) =
         workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
-    let done = rt
-        .block_on(apply::apply(
-            &store,
-            sim.clone(),
-            &stack,
-            &again,
-            &desired.estate,
-            observed,
-            &actor(),
-            &ApplyOptions::default(),
-            &mut QuietProgress,
-        ))
-        .unwrap();
+    let done = run_apply(&rt, &store, sim.clone(), &again, &desired.estate, observed);
     assert!(done.failures().next().is_none());
     converged(&store, &sim, &stack, &e).unwrap();
     assert!(store.unresolved(&stack).unwrap().is_empty());
@@ -707,19 +697,14 @@ fn an_operation_journaled_ahead_under_another_id_is_journaled_again() {
     let e = chain();
     let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &e);
     let stack = Stack::new("prop", "dev").unwrap();
-    let report = rt
-        .block_on(apply::apply(
-            &store,
-            Arc::new(Recased { inner: sim.clone() }),
-            &stack,
-            &plan,
-            &desired.estate,
-            observed,
-            &actor(),
-            &ApplyOptions::default(),
-            &mut QuietProgress,
-        ))
-        .unwrap();
+    let report = run_apply(
+        &rt,
+        &store,
+        Arc::new(Recased { inner: sim.clone() }),
+        &plan,
+        &desired.estate,
+        observed,
+    );
     assert!(report.failures().next().is_none());
     // n0 became ready when the group was done: journaled ahead, then again.
     let n0 = entries_of(&store, "net.n0");
@@ -752,19 +737,7 @@ fn entries_journaled_ahead_of_a_failed_dependency_are_closed() {
     .unwrap();
     let (desired, plan, observed) = release_and_plan(&store, dir.path(), "1.0.0", &chain());
     let stack = Stack::new("prop", "dev").unwrap();
-    let report = rt
-        .block_on(apply::apply(
-            &store,
-            sim.clone(),
-            &stack,
-            &plan,
-            &desired.estate,
-            observed,
-            &actor(),
-            &ApplyOptions::default(),
-            &mut QuietProgress,
-        ))
-        .unwrap();
+    let report = run_apply(&rt, &store, sim.clone(), &plan, &desired.estate, observed);
     assert_eq!(report.failures().count(), 3);
     assert_eq!(entries_of(&store, "net.n0")[0].state, JournalState::Failed);
     for n in ["net.n1", "net.n2"] {

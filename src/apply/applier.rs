@@ -369,20 +369,7 @@ pub async fn apply<P: Provider + 'static>(
                 }
                 match resolve(desired, &a.address, &observed) {
                     Ok(r) => batch.push((i, Some(r))),
-                    Err(e) => {
-                        let t = start.elapsed();
-                        early.push((
-                            i,
-                            OpOutcome {
-                                address: a.address.clone(),
-                                kind: a.kind,
-                                result: OpResult::Failed(e),
-                                started: t,
-                                ended: t,
-                                took: Duration::ZERO,
-                            },
-                        ));
-                    }
+                    Err(e) => early.push((i, unresolvable(a, e, start.elapsed()))),
                 }
             }
             for (i, o) in early {
@@ -552,6 +539,8 @@ pub async fn apply<P: Provider + 'static>(
                         }
                     }
                     settled[f.index] = true;
+                    // Its id is in observed state now, where predictions look first.
+                    journaled_ids.remove(&a.address);
                     let o = OpOutcome {
                         address: a.address.clone(),
                         kind: a.kind,
@@ -633,19 +622,10 @@ pub async fn apply<P: Provider + 'static>(
                 }
                 Err(e) => {
                     pending_resolves.push((seq, JournalState::Failed, Some(e.clone())));
-                    let t = start.elapsed();
-                    let o = OpOutcome {
-                        address: a.address.clone(),
-                        kind: a.kind,
-                        result: OpResult::Failed(e),
-                        started: t,
-                        ended: t,
-                        took: Duration::ZERO,
-                    };
                     settle_failure(
                         plan,
                         u,
-                        o,
+                        unresolvable(a, e, start.elapsed()),
                         &mut settled,
                         &mut outcomes,
                         &users,
@@ -731,6 +711,19 @@ fn restore_report(o: &ObservedResource, took: Duration) -> RestoreReport {
         restore_point,
         data_loss_secs,
         elapsed_secs: took.as_secs(),
+    }
+}
+
+/// The outcome of an action whose properties could not be resolved at
+/// time `t`: it fails without starting.
+fn unresolvable(a: &Action, e: String, t: Duration) -> OpOutcome {
+    OpOutcome {
+        address: a.address.clone(),
+        kind: a.kind,
+        result: OpResult::Failed(e),
+        started: t,
+        ended: t,
+        took: Duration::ZERO,
     }
 }
 

@@ -397,8 +397,8 @@ fn migrate(w: &WriteTransaction, from: u32) -> Result<(), StoreError> {
 /// Opened with [`WriteObjects::batched`], new objects wait in memory and
 /// go into the table in digest order at [`WriteObjects::finish`]: digests
 /// are random, and inserting thousands in random order leaves redb's
-/// leaves about 60% full where sorted inserts fill them, so a release or
-/// a fold writes a third fewer pages. Invariant: a batched handle dropped
+/// leaves about 60% full where sorted inserts fill them (a fold of 100,000
+/// resources: 18.3 MiB of `objects` pages became 14.3 MiB). Invariant: a batched handle dropped
 /// without `finish` writes nothing, which is only right on an error path,
 /// where the transaction aborts anyway.
 pub(crate) struct WriteObjects<'t> {
