@@ -574,6 +574,107 @@ fn a_rollback_behind_the_mirror_pulls_first() {
     );
 }
 
+/// `drift`, `refresh` and `destroy` on a machine whose store is behind the
+/// mirror: a drift report warns that the record it compares with is stale;
+/// `drift --fix`, `refresh` and `destroy` take in the other machine's
+/// generations first, and what they record reaches the mirror.
+#[test]
+fn drift_fix_refresh_and_destroy_behind_the_mirror_pull_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Mirrored::dir(dir.path());
+    a.apply("v1.0.0");
+    let b = Mirrored::dir(dir.path());
+    std::fs::copy(a.key_file(), b.key_file()).unwrap();
+    let r = b.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Both machines manage the same cloud: B's simulator is a copy of A's.
+    let same_cloud = || {
+        std::fs::copy(
+            a.p.state_dir().join("sim.redb"),
+            b.p.state_dir().join("sim.redb"),
+        )
+        .unwrap();
+    };
+    a.bump_redis();
+    a.apply("v1.1.0");
+    same_cloud();
+
+    // B's record is A's generation 1; the cloud holds generation 2.
+    let r = b.run(&["drift", "--estate", EST, "--env", "dev"]);
+    assert!(
+        r.stderr.contains(
+            "warning: the mirror holds generation 2 of chatwoot/dev and this store only generation 1"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = b.run(&[
+        "drift",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--fix",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("pulled generation(s) 2-2 of chatwoot/dev from "),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("no drift"), "{}", r.stdout);
+
+    a.bump_redis();
+    a.apply("v1.2.0");
+    same_cloud();
+    let r = b.run(&["refresh", "--estate", EST, "--env", "dev"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("pulled generation(s) 3-3 of chatwoot/dev from "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("generation 4 records 0 change(s)"),
+        "{}",
+        r.stdout
+    );
+    // A sees B's refresh: its next apply takes it in first.
+    a.bump_redis();
+    let r = a.apply("v1.3.0");
+    assert!(
+        r.stdout
+            .contains("pulled generation(s) 4-4 of chatwoot/dev from "),
+        "{}",
+        r.stdout
+    );
+    same_cloud();
+    let r = b.run(&[
+        "destroy",
+        "--estate",
+        EST,
+        "--env",
+        "dev",
+        "--allow-data-loss",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("pulled generation(s) 5-5 of chatwoot/dev from "),
+        "{}",
+        r.stdout
+    );
+    let h = b.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
+    let history: Vec<serde_json::Value> = serde_json::from_str(&h.stdout).unwrap();
+    assert_eq!(history.len(), 6, "{}", h.stdout);
+    let r = b.run(&["state", "list", "--estate", EST, "--env", "dev"]);
+    assert_eq!(r.stdout.trim(), "", "{}", r.stdout);
+}
+
 #[test]
 fn azurite_round_trip_leases_and_conditions() {
     let az = Azurite::start();

@@ -683,6 +683,16 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
 pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.store()?;
+    let actor = ctx.actor();
+    // What to destroy comes from the latest state: lock the stack, then take
+    // in what another machine pushed to the mirror since.
+    let _lock = store.lock(
+        &stack,
+        &actor,
+        &ctx.command_line,
+        Duration::from_secs(args.lock_timeout),
+    )?;
+    super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
     let latest = workflow::latest_settled(&store, &stack)?
         .ok_or_else(|| CliError::Input(format!("{stack} has nothing to destroy")))?;
     let version = latest
@@ -696,13 +706,6 @@ pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result
         &stack.env,
         &version,
         None,
-    )?;
-    let actor = ctx.actor();
-    let _lock = store.lock(
-        &stack,
-        &actor,
-        &ctx.command_line,
-        Duration::from_secs(args.lock_timeout),
     )?;
     let opts = PlanOptions {
         allow_data_loss: args.allow_data_loss,
@@ -741,6 +744,29 @@ pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result
 pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.existing_store()?;
+    if args.fix && args.emergency {
+        require_reason(&args.reason, "--emergency")?;
+    }
+    let actor = ctx.actor();
+    // A fix writes: lock the stack and take in what another machine pushed
+    // to the mirror since, so drift is measured against the latest record.
+    // A report only reads: it warns (on stderr, so `--json` stays a
+    // document) when that record is stale.
+    let _lock = if args.fix {
+        let lock = store.lock(
+            &stack,
+            &actor,
+            &ctx.command_line,
+            Duration::from_secs(args.lock_timeout),
+        )?;
+        super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
+        Some(lock)
+    } else {
+        if let Some(w) = super::mirror_cmds::behind_warning(ctx, &store, &stack) {
+            eprintln!("{w}");
+        }
+        None
+    };
     let latest = workflow::latest_settled(&store, &stack)?.ok_or_else(|| {
         CliError::Input(format!(
             "{stack} has never been applied; there is nothing to compare"
@@ -820,16 +846,6 @@ pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(),
             latest.number
         ))
     })?;
-    if args.emergency {
-        require_reason(&args.reason, "--emergency")?;
-    }
-    let actor = ctx.actor();
-    let _lock = store.lock(
-        &stack,
-        &actor,
-        &ctx.command_line,
-        Duration::from_secs(args.lock_timeout),
-    )?;
     let desired = workflow::desired(
         &store,
         &ctx.loader(),
@@ -915,6 +931,10 @@ pub fn refresh(ctx: &Context, args: &RefreshArgs, out: &mut dyn Write) -> Result
         &ctx.command_line,
         Duration::from_secs(args.lock_timeout),
     )?;
+    // A refresh records a generation like an apply: on the latest state,
+    // under the mirror lease, pushed when done.
+    super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
+    let lease = super::mirror_cmds::lease_for_apply(ctx, &store, &stack, out)?;
     let latest = workflow::latest_settled(&store, &stack)?.ok_or_else(|| {
         CliError::Input(format!(
             "{stack} has never been applied; there is nothing to refresh"
@@ -960,6 +980,8 @@ pub fn refresh(ctx: &Context, args: &RefreshArgs, out: &mut dyn Write) -> Result
         "refreshed {stack}: generation {} records {n} change(s) read from the provider ({} resources)",
         g.number, g.resource_count
     )?;
+    super::mirror_cmds::push_after_commit(ctx, &stack, out)?;
+    drop(lease);
     Ok(())
 }
 

@@ -78,19 +78,19 @@ pub enum Command {
 
     /// Compare what the cloud holds with what statectl recorded: changes, deletions and unmanaged resources.
     #[command(
-        after_help = "Exit status: 0 no drift, 2 drift, 1 error. With --fix, plans and applies what brings the cloud back to the last applied release (the normal apply path, same safety rules).\n\nExamples:\n  statectl drift --estate chatwoot --env prod\n  statectl drift --estate chatwoot --env prod --json\n  statectl drift --estate chatwoot --env dev --fix --auto-approve"
+        after_help = "Exit status: 0 no drift, 2 drift, 1 error. With --fix, plans and applies what brings the cloud back to the last applied release (the normal apply path, same safety rules). With a mirror, --fix first takes in generations another machine pushed; without --fix, a stale record is a warning.\n\nExamples:\n  statectl drift --estate chatwoot --env prod\n  statectl drift --estate chatwoot --env prod --json\n  statectl drift --estate chatwoot --env dev --fix --auto-approve"
     )]
     Drift(DriftArgs),
 
     /// Record what the cloud holds now as a new generation (kind refresh).
     #[command(
-        after_help = "Observed state only changes when you ask: drift never records anything.\n\nExample:\n  statectl refresh --estate chatwoot --env dev"
+        after_help = "Observed state only changes when you ask: drift never records anything. With a mirror, a refresh first takes in generations another machine pushed, holds the stack's lease and pushes its generation, as an apply does.\n\nExample:\n  statectl refresh --estate chatwoot --env dev"
     )]
     Refresh(RefreshArgs),
 
     /// Delete every resource of a stack (refused in prod without an exception).
     #[command(
-        after_help = "Example:\n  statectl destroy --estate chatwoot --env dev --allow-data-loss --auto-approve"
+        after_help = "With a mirror, first takes in generations another machine pushed, so what is destroyed is the latest state.\n\nExample:\n  statectl destroy --estate chatwoot --env dev --allow-data-loss --auto-approve"
     )]
     Destroy(DestroyArgs),
 
