@@ -517,6 +517,12 @@ fn a_second_store_cannot_fork_a_mirrored_history() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
+/// `r` says it took in generations `range` of chatwoot/dev from the mirror.
+fn assert_pulled(r: &Run, range: &str) {
+    let said = format!("pulled generation(s) {range} of chatwoot/dev from ");
+    assert!(r.stdout.contains(&said), "{}\n{}", r.stdout, r.stderr);
+}
+
 /// A rollback on a machine whose store is behind the mirror chooses its
 /// target from the latest state: it takes in the other machine's
 /// generations first (`--list` only warns).
@@ -557,12 +563,7 @@ fn a_rollback_behind_the_mirror_pulls_first() {
         "--auto-approve",
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("pulled generation(s) 2-2 of chatwoot/dev from "),
-        "{}",
-        r.stdout
-    );
+    assert_pulled(&r, "2-2");
     // Back to v1.0.0, after A's v1.1.0: generation 3, pushed.
     let h = b.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
     let history: Vec<serde_json::Value> = serde_json::from_str(&h.stdout).unwrap();
@@ -618,12 +619,7 @@ fn drift_fix_refresh_and_destroy_behind_the_mirror_pull_first() {
         "--auto-approve",
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("pulled generation(s) 2-2 of chatwoot/dev from "),
-        "{}",
-        r.stdout
-    );
+    assert_pulled(&r, "2-2");
     assert!(r.stdout.contains("no drift"), "{}", r.stdout);
 
     a.bump_redis();
@@ -631,12 +627,7 @@ fn drift_fix_refresh_and_destroy_behind_the_mirror_pull_first() {
     same_cloud();
     let r = b.run(&["refresh", "--estate", EST, "--env", "dev"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("pulled generation(s) 3-3 of chatwoot/dev from "),
-        "{}",
-        r.stdout
-    );
+    assert_pulled(&r, "3-3");
     assert!(
         r.stdout.contains("generation 4 records 0 change(s)"),
         "{}",
@@ -645,12 +636,7 @@ fn drift_fix_refresh_and_destroy_behind_the_mirror_pull_first() {
     // A sees B's refresh: its next apply takes it in first.
     a.bump_redis();
     let r = a.apply("v1.3.0");
-    assert!(
-        r.stdout
-            .contains("pulled generation(s) 4-4 of chatwoot/dev from "),
-        "{}",
-        r.stdout
-    );
+    assert_pulled(&r, "4-4");
     same_cloud();
     let r = b.run(&[
         "destroy",
@@ -662,12 +648,7 @@ fn drift_fix_refresh_and_destroy_behind_the_mirror_pull_first() {
         "--auto-approve",
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("pulled generation(s) 5-5 of chatwoot/dev from "),
-        "{}",
-        r.stdout
-    );
+    assert_pulled(&r, "5-5");
     let h = b.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
     let history: Vec<serde_json::Value> = serde_json::from_str(&h.stdout).unwrap();
     assert_eq!(history.len(), 6, "{}", h.stdout);
@@ -1109,12 +1090,7 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
     // then already applied, and nothing changes.
     let r = b.try_apply("v1.1.0");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("pulled generation(s) 2-2 of chatwoot/dev from "),
-        "{}",
-        r.stdout
-    );
+    assert_pulled(&r, "2-2");
     assert!(r.stdout.contains("No changes"), "{}", r.stdout);
     // A new release from B applies and pushes.
     b.bump_redis();

@@ -423,15 +423,7 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
     let stack = ctx.stack(&estate, &env)?;
     let store = ctx.store()?;
     let actor = ctx.actor();
-    let _lock = store.lock(
-        &stack,
-        &actor,
-        &ctx.command_line,
-        Duration::from_secs(args.lock_timeout),
-    )?;
-    if !args.no_pull {
-        super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
-    }
+    let _lock = lock_and_pull(ctx, &store, &stack, args.lock_timeout, !args.no_pull, out)?;
     let (sim, virtual_clock) = open_sim(ctx)?;
     let sim = Arc::new(sim);
     let rt = runtime(virtual_clock)?;
@@ -546,7 +538,6 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
 pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.store()?;
-    let actor = ctx.actor();
     // A rollback chooses its target from the latest state: lock the stack,
     // then take in what another machine pushed to the mirror since.
     let _lock = if args.list {
@@ -555,14 +546,14 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
         }
         None
     } else {
-        let lock = store.lock(
+        Some(lock_and_pull(
+            ctx,
+            &store,
             &stack,
-            &actor,
-            &ctx.command_line,
-            Duration::from_secs(args.lock_timeout),
-        )?;
-        super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
-        Some(lock)
+            args.lock_timeout,
+            true,
+            out,
+        )?)
     };
     let points = workflow::rollback_points(&store, &stack)?;
     if args.list {
@@ -680,19 +671,35 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
     Ok(())
 }
 
+/// Locks `stack` for a command that records a generation, then takes in
+/// what another machine pushed to the mirror since (unless `pull` is off),
+/// so the command works from the latest state.
+fn lock_and_pull(
+    ctx: &Context,
+    store: &Store,
+    stack: &Stack,
+    lock_timeout: u64,
+    pull: bool,
+    out: &mut dyn Write,
+) -> Result<crate::store::StackLock, CliError> {
+    let lock = store.lock(
+        stack,
+        &ctx.actor(),
+        &ctx.command_line,
+        Duration::from_secs(lock_timeout),
+    )?;
+    if pull {
+        super::mirror_cmds::pull_if_behind(ctx, store, stack, out)?;
+    }
+    Ok(lock)
+}
+
 pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.store()?;
-    let actor = ctx.actor();
     // What to destroy comes from the latest state: lock the stack, then take
     // in what another machine pushed to the mirror since.
-    let _lock = store.lock(
-        &stack,
-        &actor,
-        &ctx.command_line,
-        Duration::from_secs(args.lock_timeout),
-    )?;
-    super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
+    let _lock = lock_and_pull(ctx, &store, &stack, args.lock_timeout, true, out)?;
     let latest = workflow::latest_settled(&store, &stack)?
         .ok_or_else(|| CliError::Input(format!("{stack} has nothing to destroy")))?;
     let version = latest
@@ -747,20 +754,19 @@ pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(),
     if args.fix && args.emergency {
         require_reason(&args.reason, "--emergency")?;
     }
-    let actor = ctx.actor();
     // A fix writes: lock the stack and take in what another machine pushed
     // to the mirror since, so drift is measured against the latest record.
     // A report only reads: it warns (on stderr, so `--json` stays a
     // document) when that record is stale.
     let _lock = if args.fix {
-        let lock = store.lock(
+        Some(lock_and_pull(
+            ctx,
+            &store,
             &stack,
-            &actor,
-            &ctx.command_line,
-            Duration::from_secs(args.lock_timeout),
-        )?;
-        super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
-        Some(lock)
+            args.lock_timeout,
+            true,
+            out,
+        )?)
     } else {
         if let Some(w) = super::mirror_cmds::behind_warning(ctx, &store, &stack) {
             eprintln!("{w}");
@@ -925,15 +931,9 @@ pub fn refresh(ctx: &Context, args: &RefreshArgs, out: &mut dyn Write) -> Result
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.existing_store()?;
     let actor = ctx.actor();
-    let _lock = store.lock(
-        &stack,
-        &actor,
-        &ctx.command_line,
-        Duration::from_secs(args.lock_timeout),
-    )?;
     // A refresh records a generation like an apply: on the latest state,
     // under the mirror lease, pushed when done.
-    super::mirror_cmds::pull_if_behind(ctx, &store, &stack, out)?;
+    let _lock = lock_and_pull(ctx, &store, &stack, args.lock_timeout, true, out)?;
     let lease = super::mirror_cmds::lease_for_apply(ctx, &store, &stack, out)?;
     let latest = workflow::latest_settled(&store, &stack)?.ok_or_else(|| {
         CliError::Input(format!(
