@@ -540,21 +540,7 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
     let store = ctx.store()?;
     // A rollback chooses its target from the latest state: lock the stack,
     // then take in what another machine pushed to the mirror since.
-    let _lock = if args.list {
-        if let Some(w) = super::mirror_cmds::behind_warning(ctx, &store, &stack) {
-            eprintln!("{w}");
-        }
-        None
-    } else {
-        Some(lock_and_pull(
-            ctx,
-            &store,
-            &stack,
-            args.lock_timeout,
-            true,
-            out,
-        )?)
-    };
+    let _lock = lock_and_pull_if(ctx, &store, &stack, args.lock_timeout, !args.list, out)?;
     let points = workflow::rollback_points(&store, &stack)?;
     if args.list {
         let rows: Vec<Vec<String>> = points
@@ -694,6 +680,27 @@ fn lock_and_pull(
     Ok(lock)
 }
 
+/// For a command that records a generation only in some of its modes
+/// (`rollback` without `--list`, `drift --fix`): [`lock_and_pull`] when it
+/// `writes`; otherwise no lock, and a warning on stderr (so `--json` stays
+/// a document) when the mirror holds newer generations than this store.
+fn lock_and_pull_if(
+    ctx: &Context,
+    store: &Store,
+    stack: &Stack,
+    lock_timeout: u64,
+    writes: bool,
+    out: &mut dyn Write,
+) -> Result<Option<crate::store::StackLock>, CliError> {
+    if writes {
+        return lock_and_pull(ctx, store, stack, lock_timeout, true, out).map(Some);
+    }
+    if let Some(w) = super::mirror_cmds::behind_warning(ctx, store, stack) {
+        eprintln!("{w}");
+    }
+    Ok(None)
+}
+
 pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.estate, &args.env)?;
     let store = ctx.store()?;
@@ -758,21 +765,7 @@ pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(),
     // to the mirror since, so drift is measured against the latest record.
     // A report only reads: it warns (on stderr, so `--json` stays a
     // document) when that record is stale.
-    let _lock = if args.fix {
-        Some(lock_and_pull(
-            ctx,
-            &store,
-            &stack,
-            args.lock_timeout,
-            true,
-            out,
-        )?)
-    } else {
-        if let Some(w) = super::mirror_cmds::behind_warning(ctx, &store, &stack) {
-            eprintln!("{w}");
-        }
-        None
-    };
+    let _lock = lock_and_pull_if(ctx, &store, &stack, args.lock_timeout, args.fix, out)?;
     let latest = workflow::latest_settled(&store, &stack)?.ok_or_else(|| {
         CliError::Input(format!(
             "{stack} has never been applied; there is nothing to compare"
