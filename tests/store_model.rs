@@ -1,7 +1,8 @@
 //! State-machine property test of the store: random sequences of release
-//! creates, generation commits, reads of old generations, lock attempts and
-//! store reopens, checked step by step against a simple in-memory model.
-//! Any mismatch fails.
+//! creates, generation commits, applies in rounds large enough to fold their
+//! rows into a checkpoint (`CHECKPOINT_EVERY`), reads of old generations,
+//! lock attempts and store reopens, checked step by step against a simple
+//! in-memory model. Any mismatch fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +24,16 @@ enum Op {
         stack: usize,
         changes: Vec<(usize, Option<i64>)>,
     },
+    /// An apply recorded in rounds, as the applier does: `rows` puts of
+    /// slots from 100 on, `per_round` per commit, `store check` after the
+    /// first round (a generation in progress) when `check`.
+    Apply {
+        stack: usize,
+        rows: usize,
+        per_round: usize,
+        value: i64,
+        check: bool,
+    },
     ReadOld {
         stack: usize,
         back: usize,
@@ -43,6 +54,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => (0..2usize, 0..3usize, 0..3u8).prop_map(|(estate, version, content)| Op::CreateRelease { estate, version, content }),
         3 => (0..2usize, prop::collection::vec((0..6usize, prop::option::of(0..5i64)), 1..4)).prop_map(|(stack, changes)| Op::Commit { stack, changes }),
+        1 => (0..2usize, 200..1400usize, 100..800usize, 0..1000i64, any::<bool>()).prop_map(|(stack, rows, per_round, value, check)| Op::Apply { stack, rows, per_round, value, check }),
         2 => (0..2usize, 0..5usize).prop_map(|(stack, back)| Op::ReadOld { stack, back }),
         1 => (0..2usize).prop_map(|stack| Op::Lock { stack }),
         1 => (0..2usize).prop_map(|stack| Op::TryLock { stack }),
@@ -166,6 +178,30 @@ proptest! {
                         }
                     }
                     let g = store.commit_generation(&stacks()[stack], NewGeneration { kind: GenerationKind::Apply, release: None, plan_hash: None, reason: None }, store_changes, Outcome::Succeeded, &actor()).unwrap();
+                    history[stack].push(next.clone());
+                    prop_assert_eq!(g.number, history[stack].len() as u64);
+                    prop_assert_eq!(g.resource_count, next.len() as u64);
+                }
+                Op::Apply { stack, rows, per_round, value, check } => {
+                    let s = &stacks()[stack];
+                    let mut next = history[stack].last().cloned().unwrap_or_default();
+                    let g = store.begin_generation(s, NewGeneration { kind: GenerationKind::Apply, release: None, plan_hash: None, reason: None }, &actor()).unwrap();
+                    let slots: Vec<usize> = (100..100 + rows).collect();
+                    for (round, chunk) in slots.chunks(per_round).enumerate() {
+                        let changes = chunk.iter().map(|slot| {
+                            let v = value + *slot as i64;
+                            next.insert(*slot, v);
+                            Change::Put { observed: Box::new(observed(*slot, v)), applied: None }
+                        }).collect();
+                        store.record(s, g.number, changes, &[]).unwrap();
+                        if check && round == 0 {
+                            // `check` needs the store unshared: drop the locks, as a reopen does.
+                            held.clear();
+                            let report = store.check().unwrap();
+                            prop_assert!(report.problems.is_empty(), "in progress: {:?}", report.problems);
+                        }
+                    }
+                    let g = store.finish_generation(s, g.number, Outcome::Succeeded, vec![], vec![], &actor(), None).unwrap();
                     history[stack].push(next.clone());
                     prop_assert_eq!(g.number, history[stack].len() as u64);
                     prop_assert_eq!(g.resource_count, next.len() as u64);

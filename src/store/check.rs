@@ -1,4 +1,4 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use redb::{ReadableDatabase, ReadableTable};
@@ -11,7 +11,7 @@ use super::locks::LockInfo;
 use super::object::{self, Object, Objects};
 use super::schema;
 use super::tree;
-use crate::model::{AuditEntry, Digest, Generation, Release};
+use crate::model::{AuditEntry, Digest, Generation, Outcome, Release};
 
 /// What `statectl store check` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -156,12 +156,16 @@ impl Store {
         }
 
         let gens = txn.open_table(schema::GENERATIONS)?;
+        // Whether each stack's latest generation is in progress.
+        let mut in_progress: BTreeMap<String, bool> = BTreeMap::new();
         for row in gens.iter()? {
             let (k, v) = row?;
             let (s, n) = k.value();
             report.generations += 1;
+            in_progress.insert(s.to_string(), false);
             match codec::decode::<Generation>(v.value()) {
                 Ok(g) => {
+                    in_progress.insert(s.to_string(), g.outcome == Outcome::InProgress);
                     walk(
                         &format!("generation {s}#{n} checkpoint {}", g.base.seq),
                         &g.base.root,
@@ -181,29 +185,30 @@ impl Store {
             }
         }
 
-        let deltas = txn.open_table(schema::DELTAS)?;
-        let mut deltas_read = 0u64;
-        let mut prev: Option<(String, u64)> = None;
-        for row in deltas.iter()? {
-            let (k, v) = row?;
-            let (s, n) = k.value();
-            deltas_read += 1;
-            if let Some((ps, pn)) = &prev
-                && ps == s
-                && *pn + 1 != n
-            {
-                problems.push(format!("deltas/{s}: rows jump from {pn} to {n}"));
-            }
-            prev = Some((s.to_string(), n));
-            if let Err(e) = codec::decode::<super::generations::DeltaRow>(v.value()) {
-                problems.push(format!("deltas/{s}@{n}: {e}"));
+        // A stack's rows, in both tables together, run 1, 2, 3, ... (from
+        // after a pruned mirror's base, for a restored stack) without gaps;
+        // which table holds each is checked against the checkpoints below.
+        let rows = super::rows::ReadRows::read(&txn)?;
+        let mut seqs: BTreeMap<String, Vec<(u64, bool)>> = BTreeMap::new();
+        for (table, t) in rows.tables() {
+            for row in t.iter()? {
+                let (k, v) = row?;
+                let (s, n) = k.value();
+                report.delta_rows += 1;
+                seqs.entry(s.to_string())
+                    .or_default()
+                    .push((n, table == super::rows::FOLDED));
+                if let Err(e) = codec::decode::<super::generations::DeltaRow>(v.value()) {
+                    problems.push(format!("{table}/{s}@{n}: {e}"));
+                }
             }
         }
-        report.delta_rows = deltas_read;
         let checkpoints = txn.open_table(schema::CHECKPOINTS)?;
+        let mut latest_checkpoint: BTreeMap<String, u64> = BTreeMap::new();
         for row in checkpoints.iter()? {
             let (k, v) = row?;
             let (s, n) = k.value();
+            latest_checkpoint.insert(s.to_string(), n);
             match codec::decode::<crate::model::Checkpoint>(v.value()) {
                 Ok(cp) => {
                     walk(&format!("checkpoint {s}@{n}"), &cp.root, &mut problems);
@@ -212,6 +217,46 @@ impl Store {
                     }
                 }
                 Err(e) => problems.push(format!("checkpoints/{s}@{n}: {e}")),
+            }
+        }
+        for (s, mut v) in seqs {
+            v.sort_unstable();
+            let cp = latest_checkpoint.get(&s).copied().unwrap_or(0);
+            let busy = in_progress.get(&s).copied().unwrap_or(false);
+            // One line per kind of problem and stack: a misplaced table is
+            // one fault however many rows it covers.
+            let mut seen = BTreeSet::new();
+            for (i, &(n, folded)) in v.iter().enumerate() {
+                let problem = match v.get(i + 1) {
+                    Some(&(next, _)) if next == n => Some((
+                        "both",
+                        format!("deltas/{s}@{n}: the row is in both `deltas` and `folded_deltas`"),
+                    )),
+                    Some(&(next, _)) if next != n + 1 => Some((
+                        "gap",
+                        format!("deltas/{s}: rows jump from {n} to {next}"),
+                    )),
+                    _ => None,
+                }
+                .or_else(|| {
+                    (!folded && n <= cp).then(|| {
+                        ("unmoved", format!(
+                            "deltas/{s}@{n}: checkpoint {s}@{cp} folded this row, but it is not in `folded_deltas`"
+                        ))
+                    })
+                })
+                .or_else(|| {
+                    (folded && n > cp && !busy).then(|| {
+                        ("early", format!(
+                            "folded_deltas/{s}@{n}: no checkpoint folds this row (the latest is {cp}); it belongs in `deltas`"
+                        ))
+                    })
+                });
+                if let Some((kind, line)) = problem
+                    && seen.insert(kind)
+                {
+                    problems.push(line);
+                }
             }
         }
 

@@ -385,6 +385,21 @@ fn migrate(w: &WriteTransaction, from: u32) -> Result<(), StoreError> {
     if from < 3 {
         w.open_table(schema::JOURNAL_ENDS)?;
     }
+    // Version 4 keeps folded rows in `folded_deltas`: move every stack's
+    // rows up to its latest checkpoint there.
+    if from < 4 {
+        let mut latest: BTreeMap<String, u64> = BTreeMap::new();
+        for row in w.open_table(schema::CHECKPOINTS)?.iter()? {
+            let (k, _) = row?;
+            let (stack, seq) = k.value();
+            let e = latest.entry(stack.to_string()).or_default();
+            *e = (*e).max(seq);
+        }
+        let mut rows = super::rows::WriteRows::write(w)?;
+        for (stack, seq) in latest {
+            rows.settle(&stack, seq)?;
+        }
+    }
     Ok(())
 }
 
@@ -458,7 +473,7 @@ impl Objects for WriteObjects<'_> {
         let Some(place) = at.get(digest.0.as_slice())?.map(|g| g.value().to_vec()) else {
             return Ok(None);
         };
-        let rows = self.w.open_table(schema::DELTAS)?;
+        let rows = super::rows::WriteRows::write(self.w)?;
         Ok(Some(
             super::generations::observed_at_row(&rows, digest, &place)?.1,
         ))
@@ -484,7 +499,7 @@ impl Objects for WriteObjects<'_> {
 pub(crate) struct ReadObjects {
     pub(crate) table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     observed_at: Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
-    rows: redb::ReadOnlyTable<(&'static str, u64), &'static [u8]>,
+    rows: super::rows::ReadRows,
 }
 
 impl ReadObjects {
@@ -498,7 +513,7 @@ impl ReadObjects {
         Ok(ReadObjects {
             table: r.open_table(schema::OBJECTS)?,
             observed_at,
-            rows: r.open_table(schema::DELTAS)?,
+            rows: super::rows::ReadRows::read(r)?,
         })
     }
 }

@@ -157,7 +157,7 @@ impl Store {
         let key = stack.key();
         self.read(|r| {
             let gens = r.open_table(schema::GENERATIONS)?;
-            let deltas = r.open_table(schema::DELTAS)?;
+            let deltas = super::rows::ReadRows::read(r)?;
             let checkpoints = r.open_table(schema::CHECKPOINTS)?;
             let backups = r.open_table(schema::BACKUPS)?;
             let mut out = Vec::new();
@@ -179,10 +179,11 @@ impl Store {
                 let mut rows = Vec::new();
                 let mut cps = Vec::new();
                 if to > from {
-                    for d in deltas.range((key.as_str(), from + 1)..=(key.as_str(), to))? {
-                        let (k, v) = d?;
-                        rows.push((k.value().1, v.value().to_vec()));
-                    }
+                    rows = deltas
+                        .range(&key, from, to)?
+                        .into_iter()
+                        .map(|(seq, bytes, _)| (seq, bytes))
+                        .collect();
                     for c in checkpoints.range((key.as_str(), from + 1)..=(key.as_str(), to))? {
                         let (k, v) = c?;
                         cps.push((k.value().1, v.value().to_vec()));
@@ -377,10 +378,25 @@ impl Store {
                 codec::decode::<Backup>(b).map_err(|e| corrupt("backups", key.clone(), e))?;
             }
         }
+        // Rows up to a stack's latest checkpoint go to `folded_deltas`
+        // (`super::rows`): the incoming checkpoints' and the stored ones'.
+        let mut folded_upto: BTreeMap<&str, u64> = BTreeMap::new();
+        for g in gens {
+            for (seq, _) in &g.checkpoints {
+                let e = folded_upto.entry(g.stack.as_str()).or_default();
+                *e = (*e).max(*seq);
+            }
+        }
         self.write(|w| {
             let mut gt = w.open_table(schema::GENERATIONS)?;
-            let mut dt = w.open_table(schema::DELTAS)?;
+            let mut dt = super::rows::WriteRows::write(w)?;
             let mut ct = w.open_table(schema::CHECKPOINTS)?;
+            let mut folded_upto = folded_upto.clone();
+            for (s, upto) in folded_upto.iter_mut() {
+                if let Some(last) = ct.range((*s, 0)..=(*s, u64::MAX))?.next_back() {
+                    *upto = (*upto).max(last?.0.value().1);
+                }
+            }
             let mut bt = w.open_table(schema::BACKUPS)?;
             let mut new = 0;
             for g in gens {
@@ -410,8 +426,9 @@ impl Store {
                     });
                 }
                 gt.insert((s, g.number), g.generation.as_slice())?;
+                let upto = folded_upto.get(s).copied().unwrap_or(0);
                 for (seq, b) in &g.deltas {
-                    dt.insert((s, *seq), b.as_slice())?;
+                    dt.insert(s, *seq, b, *seq <= upto)?;
                 }
                 for (seq, b) in &g.checkpoints {
                     ct.insert((s, *seq), b.as_slice())?;
@@ -420,6 +437,9 @@ impl Store {
                     bt.insert((s, g.number), b.as_slice())?;
                 }
                 new += 1;
+            }
+            for (s, upto) in &folded_upto {
+                dt.settle(s, *upto)?;
             }
             drop((gt, dt, ct, bt));
             let objs = super::db::WriteObjects::open(w)?;

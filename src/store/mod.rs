@@ -23,6 +23,7 @@ mod journal;
 mod locks;
 pub mod object;
 mod releases;
+mod rows;
 mod schema;
 pub mod statefile;
 pub mod tree;

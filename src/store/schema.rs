@@ -7,7 +7,8 @@
 //! | `observed_at` | SHA-256 of an observed object (32 B) | the delta row holding it: seq (u64 LE) then the stack key (raw) |
 //! | `releases` | (estate, version) | [`Release`](crate::model::Release) |
 //! | `generations` | (stack `estate/env`, number) | [`Generation`](crate::model::Generation) |
-//! | `deltas` | (stack, sequence number) | [`DeltaRow`](super::DeltaRow): one observed change |
+//! | `deltas` | (stack, sequence number) | [`DeltaRow`](super::DeltaRow): one observed change not yet folded into a checkpoint |
+//! | `folded_deltas` | (stack, sequence number) | [`DeltaRow`](super::DeltaRow): a change a checkpoint has folded (moved here by the fold; [`super::rows`]) |
 //! | `checkpoints` | (stack, sequence number) | [`Checkpoint`](crate::model::Checkpoint) |
 //! | `audit` | sequence number | [`AuditEntry`](crate::model::AuditEntry) |
 //! | `journal` | (stack, sequence number) | [`JournalEntry`](super::JournalEntry) as written when the operation was about to start |
@@ -24,7 +25,11 @@ use redb::TableDefinition;
 /// Version 3 adds `journal_ends` and writes records in the compact codec
 /// encoding (codec version 2); a build that cannot read them refuses the
 /// store on open instead of failing on a record.
-pub const SCHEMA_VERSION: u32 = 3;
+///
+/// Version 4 adds `folded_deltas`: a fold moves the rows it folds there, so
+/// `deltas` keeps only the rows since each stack's checkpoint. The migration
+/// moves the rows already folded; an older build would miss them.
+pub const SCHEMA_VERSION: u32 = 4;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
@@ -36,6 +41,9 @@ pub(crate) const RELEASES: TableDefinition<(&str, &str), &[u8]> = TableDefinitio
 pub(crate) const GENERATIONS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("generations");
 pub(crate) const DELTAS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("deltas");
+/// Delta rows a checkpoint has folded (see [`super::rows`]).
+pub(crate) const FOLDED_DELTAS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("folded_deltas");
 pub(crate) const CHECKPOINTS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("checkpoints");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");

@@ -819,3 +819,224 @@ fn observed_resources_live_in_their_rows_and_a_bad_index_is_named() {
         "{problems:?}"
     );
 }
+
+/// How many rows of `stack` each of the two row tables holds.
+fn row_tables(store: &Store, stack: &Stack) -> (usize, usize) {
+    let key = stack.key();
+    store
+        .read(|r| {
+            let count = |def| -> Result<usize, StoreError> {
+                let t = r.open_table(def)?;
+                Ok(t.range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
+                    .count())
+            };
+            Ok((count(schema::DELTAS)?, count(schema::FOLDED_DELTAS)?))
+        })
+        .unwrap()
+}
+
+fn puts(range: std::ops::Range<i64>, v: i64) -> Vec<Change> {
+    range
+        .map(|i| Change::Put {
+            observed: Box::new(observed(&format!("m.r{i}"), v)),
+            applied: None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_fold_moves_its_rows_out_of_deltas_and_every_read_stays_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    let n = CHECKPOINT_EVERY as i64 + 200;
+    // An apply in rounds of 100, like the applier's.
+    let g = store.begin_generation(&stack, new_gen(), &actor()).unwrap();
+    for start in (0..n).step_by(100) {
+        store
+            .record(&stack, g.number, puts(start..(start + 100).min(n), 1), &[])
+            .unwrap();
+    }
+    // Until it crosses the fold's bound its rows are unfolded; after, they
+    // go where the fold would move them. A check in between is clean.
+    let (open_rows, folded) = row_tables(&store, &stack);
+    assert_eq!(open_rows, 1000, "rounds before the bound stay in deltas");
+    assert_eq!(folded, n as usize - 1000);
+    let report = store.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.delta_rows, n as u64);
+    let g = store
+        .finish_generation(
+            &stack,
+            g.number,
+            Outcome::Succeeded,
+            vec![],
+            vec![],
+            &actor(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(g.base.seq, n as u64, "the end folded every row");
+    assert_eq!(row_tables(&store, &stack), (0, n as usize));
+
+    // Later commits append to an empty `deltas`, and read through both.
+    let g2 = store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            puts(5..7, 2),
+            Outcome::Succeeded,
+            &actor(),
+        )
+        .unwrap();
+    assert_eq!(row_tables(&store, &stack), (2, n as usize));
+    let all = store.observed(&g2).unwrap();
+    assert_eq!(all.len(), n as usize);
+    for (a, r) in &all {
+        let want = if ["m.r5", "m.r6"].contains(&a.to_string().as_str()) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(r.properties["capacity"].as_int(), Some(want), "{a}");
+    }
+    let first = store.generation(&stack, g.number).unwrap();
+    assert!(
+        store
+            .observed(&first)
+            .unwrap()
+            .values()
+            .all(|r| r.properties["capacity"].as_int() == Some(1))
+    );
+    assert_eq!(store.generation_changes(&first).unwrap().len(), n as usize);
+    assert_eq!(store.generation_changes(&g2).unwrap().len(), 2);
+    let one: Address = "m.r7".parse().unwrap();
+    assert_eq!(
+        store.observed_resource(&g2, &one).unwrap().properties["capacity"].as_int(),
+        Some(1)
+    );
+    let report = store.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[test]
+fn a_schema_3_store_is_migrated_by_moving_its_folded_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::new("e", "dev").unwrap();
+    let n = CHECKPOINT_EVERY as i64 + 10;
+    let before = {
+        let store = open(dir.path());
+        store
+            .commit_generation(
+                &stack,
+                new_gen(),
+                puts(0..n, 1),
+                Outcome::Succeeded,
+                &actor(),
+            )
+            .unwrap();
+        let g = store
+            .commit_generation(
+                &stack,
+                new_gen(),
+                puts(0..3, 2),
+                Outcome::Succeeded,
+                &actor(),
+            )
+            .unwrap();
+        let before = store.observed(&g).unwrap();
+        // What a schema-3 build left: every row in `deltas`.
+        store
+            .write(|w| {
+                let mut rows = Vec::new();
+                for row in w.open_table(schema::FOLDED_DELTAS)?.iter()? {
+                    let (k, v) = row?;
+                    rows.push((k.value().0.to_string(), k.value().1, v.value().to_vec()));
+                }
+                w.delete_table(schema::FOLDED_DELTAS)?;
+                let mut t = w.open_table(schema::DELTAS)?;
+                for (s, seq, v) in rows {
+                    t.insert((s.as_str(), seq), v.as_slice())?;
+                }
+                drop(t);
+                w.open_table(schema::META)?
+                    .insert(schema::META_SCHEMA, 3u32.to_le_bytes().as_slice())?;
+                Ok(())
+            })
+            .unwrap();
+        before
+    };
+    let mut store = open(dir.path());
+    assert_eq!(row_tables(&store, &stack), (3, n as usize));
+    let g = store.latest_generation(&stack).unwrap().unwrap();
+    assert_eq!(store.observed(&g).unwrap(), before);
+    let report = store.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[test]
+fn rows_in_the_wrong_table_are_named_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    let n = CHECKPOINT_EVERY as i64 + 10;
+    store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            puts(0..n, 1),
+            Outcome::Succeeded,
+            &actor(),
+        )
+        .unwrap();
+    store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            puts(0..3, 2),
+            Outcome::Succeeded,
+            &actor(),
+        )
+        .unwrap();
+    type Rows = redb::TableDefinition<'static, (&'static str, u64), &'static [u8]>;
+    let copy = |store: &Store, from: Rows, to: Rows, seq: u64, remove: bool| {
+        store
+            .write(|w| {
+                let v = w
+                    .open_table(from)?
+                    .get(("e/dev", seq))?
+                    .map(|g| g.value().to_vec())
+                    .unwrap();
+                if remove {
+                    w.open_table(from)?.remove(("e/dev", seq))?;
+                }
+                w.open_table(to)?.insert(("e/dev", seq), v.as_slice())?;
+                Ok(())
+            })
+            .unwrap()
+    };
+    let expect = |store: &mut Store, what: &str| {
+        let problems = store.check().unwrap().problems;
+        assert!(
+            problems.iter().any(|p| p.contains(what)),
+            "{what}: {problems:?}"
+        );
+    };
+    // A folded row left in `deltas`, and an unfolded one in `folded_deltas`.
+    copy(&store, schema::FOLDED_DELTAS, schema::DELTAS, 7, true);
+    copy(
+        &store,
+        schema::DELTAS,
+        schema::FOLDED_DELTAS,
+        n as u64 + 2,
+        true,
+    );
+    expect(&mut store, "deltas/e/dev@7: checkpoint e/dev@");
+    expect(
+        &mut store,
+        &format!("folded_deltas/e/dev@{}: no checkpoint folds", n + 2),
+    );
+    // A row in both tables.
+    copy(&store, schema::DELTAS, schema::FOLDED_DELTAS, 7, false);
+    expect(&mut store, "deltas/e/dev@7: the row is in both");
+}
