@@ -5,7 +5,10 @@
 //! the kill, before its acknowledgement was printed), each with exactly the
 //! content it was committed with.
 //!
-//! 100 trials by default; set STATECTL_CRASH_TRIALS for more.
+//! Two workloads: one-resource generations (100 trials by default; set
+//! STATECTL_CRASH_TRIALS for more), and 300-row generations that make the
+//! store fold its rows into a checkpoint every fourth commit, moving rows
+//! between `deltas` and `folded_deltas` (a quarter as many trials).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,22 +21,44 @@ use std::time::Duration;
 use statectl::model::{Stack, Value};
 use statectl::store::{Store, StoreOptions};
 
-/// What generation `n` must hold: for each slot j in 0..50, the newest k <= n
-/// with k % 50 == j wrote property n = k (see `debug commit-loop`).
-fn expected(n: u64) -> BTreeMap<String, i64> {
+/// What generation `n` must hold when each wrote `rows` rows: for each slot
+/// j in 0..50, the newest k <= n with k % 50 == j wrote property n = k; and
+/// generation n itself wrote `b.r0` .. `b.r<rows-2>` (see `debug
+/// commit-loop`).
+fn expected(n: u64, rows: u64) -> BTreeMap<String, i64> {
     let mut m = BTreeMap::new();
     for k in 1..=n {
         m.insert(format!("m.r{}", k % 50), k as i64);
     }
+    if n > 0 {
+        for j in 0..rows.saturating_sub(1) {
+            m.insert(format!("b.r{j}"), n as i64);
+        }
+    }
     m
+}
+
+fn trials(divisor: u64) -> u64 {
+    std::env::var("STATECTL_CRASH_TRIALS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(100)
+        .div_ceil(divisor)
 }
 
 #[test]
 fn sigkill_during_commits_loses_nothing_acknowledged() {
-    let trials: u64 = std::env::var("STATECTL_CRASH_TRIALS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
+    run_trials(trials(1), 1, 5..65);
+}
+
+#[test]
+fn sigkill_during_folds_loses_nothing_acknowledged() {
+    run_trials(trials(4), 300, 20..300);
+}
+
+/// Kills `debug commit-loop --rows ROWS` after a delay drawn from
+/// `delay_ms`, `trials` times, checking the store after each kill.
+fn run_trials(trials: u64, rows: u64, delay_ms: std::ops::Range<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let stack = Stack::new("crash", "dev").unwrap();
@@ -47,6 +72,8 @@ fn sigkill_during_commits_loses_nothing_acknowledged() {
         seed
     };
     let mut kills_after_commits = 0;
+    // Checkpoints reached (at least one per 1,024 rows folded).
+    let mut folds = 0;
     for trial in 0..trials {
         let mut child = Command::new(env!("CARGO_BIN_EXE_statectl"))
             .args([
@@ -60,6 +87,8 @@ fn sigkill_during_commits_loses_nothing_acknowledged() {
                 "dev",
                 "--count",
                 "1000000",
+                "--rows",
+                &rows.to_string(),
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -79,7 +108,9 @@ fn sigkill_during_commits_loses_nothing_acknowledged() {
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(5 + next() % 60));
+        std::thread::sleep(Duration::from_millis(
+            delay_ms.start + next() % (delay_ms.end - delay_ms.start),
+        ));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         reader.join().unwrap();
@@ -99,6 +130,7 @@ fn sigkill_during_commits_loses_nothing_acknowledged() {
         );
         let gens = store.generations(&stack).unwrap();
         let latest = gens.last().map_or(0, |g| g.number);
+        folds = gens.last().map_or(0, |g| g.base.seq / 1024).max(folds);
         assert!(
             latest >= acked_total && latest <= acked_total + 1,
             "trial {trial}: acked {acked_total}, store holds {latest}"
@@ -128,7 +160,11 @@ fn sigkill_during_commits_loses_nothing_acknowledged() {
                     )
                 })
                 .collect();
-            assert_eq!(got, expected(n), "trial {trial}: generation {n} content");
+            assert_eq!(
+                got,
+                expected(n, rows),
+                "trial {trial}: generation {n} content"
+            );
         }
         // The next trial continues from here: the acknowledged count now
         // includes a possibly unacknowledged last commit.
@@ -138,7 +174,13 @@ fn sigkill_during_commits_loses_nothing_acknowledged() {
         kills_after_commits >= trials / 4,
         "only {kills_after_commits} of {trials} kills landed after commits had started: the test is not exercising crashes"
     );
+    if rows > 1 {
+        assert!(
+            folds >= 3,
+            "the stack reached only {folds} checkpoints: the test is not exercising folds"
+        );
+    }
     eprintln!(
-        "{trials} SIGKILL trials, {kills_after_commits} during commit streams, {acked_total} generations committed"
+        "{trials} SIGKILL trials (rows per generation: {rows}), {kills_after_commits} during commit streams, {acked_total} generations committed"
     );
 }

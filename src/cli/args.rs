@@ -620,8 +620,10 @@ pub struct ForceUnlockArgs {
 /// Hidden developer commands.
 #[derive(Debug, Subcommand)]
 pub enum DebugCommand {
-    /// Commit COUNT one-resource generations, printing `acked N` after each
-    /// durable commit (the crash test kills this).
+    /// Commit COUNT generations, printing `acked N` after each durable
+    /// commit (the crash test kills this). Generation N writes `m.r<N % 50>`
+    /// and, with `--rows R` above 1, `b.r0` .. `b.r<R-2>`, all with property
+    /// `n = N`.
     CommitLoop {
         /// The stack.
         #[command(flatten)]
@@ -629,6 +631,9 @@ pub enum DebugCommand {
         /// How many generations.
         #[arg(long, default_value_t = 1000)]
         count: u64,
+        /// Rows per generation (large ones make the store fold often).
+        #[arg(long, default_value_t = 1)]
+        rows: u64,
     },
     /// Write a synthetic layered project of N resources (benchmarks).
     Generate {

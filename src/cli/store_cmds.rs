@@ -583,7 +583,7 @@ pub fn force_unlock(
 
 pub fn debug(ctx: &Context, cmd: &DebugCommand, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
-        DebugCommand::CommitLoop { stack, count } => {
+        DebugCommand::CommitLoop { stack, count, rows } => {
             let stack = ctx.stack(&stack.estate, &stack.env)?;
             let store = ctx.store()?;
             let actor = ctx.actor();
@@ -598,10 +598,12 @@ pub fn debug(ctx: &Context, cmd: &DebugCommand, out: &mut dyn Write) -> Result<(
                         plan_hash: None,
                         reason: None,
                     },
-                    vec![Change::Put {
-                        observed: Box::new(crash_resource(n)),
-                        applied: None,
-                    }],
+                    (0..(*rows).max(1))
+                        .map(|j| Change::Put {
+                            observed: Box::new(crash_resource(n, j)),
+                            applied: None,
+                        })
+                        .collect(),
                     Outcome::Succeeded,
                     &actor,
                 )?;
@@ -639,11 +641,14 @@ pub fn debug(ctx: &Context, cmd: &DebugCommand, out: &mut dyn Write) -> Result<(
     }
 }
 
-/// The deterministic resource the crash test expects in generation `n`:
-/// `m.r<n mod 50>` with property `n`.
-pub fn crash_resource(n: u64) -> ObservedResource {
-    let address =
-        Address::new("m", &format!("r{}", n % 50)).unwrap_or_else(|_| unreachable_address());
+/// The deterministic resources the crash test expects generation `n` to
+/// write: row 0 is `m.r<n mod 50>`, row j > 0 is `b.r<j-1>`; property `n`.
+pub fn crash_resource(n: u64, row: u64) -> ObservedResource {
+    let (module, name) = match row {
+        0 => ("m", format!("r{}", n % 50)),
+        j => ("b", format!("r{}", j - 1)),
+    };
+    let address = Address::new(module, &name).unwrap_or_else(|_| unreachable_address());
     ObservedResource {
         id: format!(
             "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/{}",
