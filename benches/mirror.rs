@@ -62,15 +62,16 @@ fn bench(label: &str, backend: Backend, n: usize) {
         s.change_one();
         let r = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
         times.push(r.elapsed.as_secs_f64() * 1000.0);
-        sizes.push((r.blobs, r.bytes));
+        sizes.push((r.blobs, r.bytes, r.objects_examined));
     }
     times.sort_by(f64::total_cmp);
     sizes.sort();
-    let (blobs, bytes) = sizes[2];
+    let (blobs, bytes, examined) = sizes[2];
     println!(
-        "  {label}: one-resource change push: median {:.1} ms, {blobs} blobs, {:.1} KiB",
+        "  {label}: one-resource change push: median {:.1} ms, {blobs} blobs, {:.1} KiB, {examined} objects examined (first push: {})",
         times[2],
-        kib(bytes)
+        kib(bytes),
+        first.objects_examined
     );
 
     let restored_dir = tempfile::tempdir().unwrap();

@@ -45,8 +45,21 @@ fn scale_on(backend: Backend) {
         first.blobs
     );
 
+    let objects = s.store.object_digests().unwrap().len();
+    assert_eq!(
+        first.objects_examined, objects,
+        "a mirror's first push reads every object"
+    );
+
     s.change_one();
     let second = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+    // O(new), not O(objects): only the objects the change inserted (the
+    // resource, the tree nodes on its path, the release's headers) are read.
+    assert!(
+        second.objects_examined > 0 && second.objects_examined <= 16,
+        "a one-resource change read {} objects to find what to push",
+        second.objects_examined
+    );
     assert!(
         second.blobs > 0 && second.blobs <= ONE_CHANGE_MAX_BLOBS,
         "a one-resource change after {N} resources pushed {} blobs ({} bytes)",
@@ -57,22 +70,33 @@ fn scale_on(backend: Backend) {
     assert_eq!(second.generations.len(), 1);
     assert_eq!(second.generations[0].1, 2, "generation 2 pushed");
 
+    // Each later change is found the same way.
+    let mut later = 0;
+    for _ in 0..2 {
+        s.change_one();
+        let r = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+        assert_eq!(r.objects_examined, second.objects_examined);
+        assert_eq!(r.blobs, second.blobs);
+        later += r.blobs;
+    }
     // Nothing left to push.
     let again = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
     assert_eq!(again.blobs, 0);
+    assert_eq!(again.objects_examined, 0);
 
     // Every blob written is listed, plus the stack's HEAD pointer (the one
     // blob advanced in place, by compare-and-swap), nothing more.
     let listed = rt.block_on(m.backend().list("v1/")).unwrap();
-    assert_eq!(listed.len(), first.blobs + second.blobs + 1);
+    assert_eq!(listed.len(), first.blobs + second.blobs + later + 1);
     eprintln!(
-        "{}: first push {} blobs {} KiB in {:?}; one-resource change {} blobs {} KiB",
+        "{}: first push {} blobs {} KiB in {:?}; one-resource change {} blobs {} KiB, {} objects examined",
         m.describe(),
         first.blobs,
         first.bytes / 1024,
         first.elapsed,
         second.blobs,
-        second.bytes / 1024
+        second.bytes / 1024,
+        second.objects_examined
     );
 
     // Restore into an empty store: the same objects, releases, generations
@@ -83,9 +107,9 @@ fn scale_on(backend: Backend) {
         .block_on(m.restore(&restored, &RestoreFilter::default(), &mut NoProgress))
         .unwrap();
     assert_eq!(r.generations.len(), 1);
-    assert_eq!(r.generations[0].1, 2);
+    assert_eq!(r.generations[0].1, 4);
     util::scale::assert_same_store(&s.store, &restored, &s.stack);
-    let g = restored.generation(&s.stack, 2).unwrap();
+    let g = restored.generation(&s.stack, 4).unwrap();
     assert_eq!(restored.observed(&g).unwrap().len(), N);
     eprintln!(
         "restore: {} objects {} KiB in {:?}",

@@ -162,6 +162,9 @@ pub struct PushReport {
     pub bytes: u64,
     /// Generations pushed, per stack.
     pub generations: Vec<(Stack, u64, u64)>,
+    /// What was read to find the objects to send: every object on a
+    /// mirror's first push, the objects inserted since the last one after.
+    pub objects_examined: usize,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -482,8 +485,13 @@ impl Mirror {
             .iter()
             .flat_map(|(_, m)| m.iter().copied())
             .collect();
-        let fresh: Vec<Digest> = store
-            .objects_not_marked(&self.mark(&layout::objects()))?
+        // The store logs the objects it inserts while a mirror follows it,
+        // so after a first full scan a push reads only what is new.
+        store.follow_objects(&self.scope)?;
+        let todo = store.objects_to_push(&self.scope, &self.mark(&layout::objects()))?;
+        report.objects_examined = todo.examined;
+        let fresh: Vec<Digest> = todo
+            .digests
             .into_iter()
             .filter(|d| !planned.contains(d))
             .collect();
@@ -501,6 +509,7 @@ impl Mirror {
             store.mark_mirrored(&plan)?;
         }
         self.put_packs(packs, store, progress, &mut report).await?;
+        store.objects_pushed(&self.scope, todo.log_end)?;
         for r in store.export_releases()? {
             let path = layout::release(&r.estate, &r.version);
             if !pushed.contains(&path) {

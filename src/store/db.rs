@@ -400,6 +400,11 @@ fn migrate(w: &WriteTransaction, from: u32) -> Result<(), StoreError> {
             rows.settle(&stack, seq)?;
         }
     }
+    // Version 5 adds `object_log`, empty: no mirror follows the store until
+    // its next push, which starts with a full scan.
+    if from < 5 {
+        w.open_table(schema::OBJECT_LOG)?;
+    }
     Ok(())
 }
 
@@ -416,20 +421,50 @@ fn migrate(w: &WriteTransaction, from: u32) -> Result<(), StoreError> {
 /// resources: 18.3 MiB of `objects` pages became 14.3 MiB). Invariant: a batched handle dropped
 /// without `finish` writes nothing, which is only right on an error path,
 /// where the transaction aborts anyway.
+///
+/// While a mirror follows the store (a watermark in `meta`), every object
+/// inserted is also appended to `object_log`, so the next push finds it
+/// without reading every object.
 pub(crate) struct WriteObjects<'t> {
     pub(crate) table: redb::Table<'t, &'static [u8], &'static [u8]>,
     w: &'t WriteTransaction,
     pending: Option<BTreeMap<Digest, Vec<u8>>>,
+    /// The object log and its next sequence number, when a mirror follows.
+    log: Option<(redb::Table<'t, u64, &'static [u8]>, u64)>,
 }
 
 impl<'t> WriteObjects<'t> {
     /// Objects written straight to the table.
     pub(crate) fn open(w: &'t WriteTransaction) -> Result<Self, StoreError> {
+        let followed = {
+            let meta = w.open_table(schema::META)?;
+            let first = meta.range(schema::META_OBJECT_LOG..)?.next().transpose()?;
+            first.is_some_and(|(k, _)| k.value().starts_with(schema::META_OBJECT_LOG))
+        };
+        let log = if followed {
+            let t = w.open_table(schema::OBJECT_LOG)?;
+            let next = t.last()?.map_or(1, |(k, _)| k.value() + 1);
+            Some((t, next))
+        } else {
+            None
+        };
         Ok(WriteObjects {
             table: w.open_table(schema::OBJECTS)?,
             w,
             pending: None,
+            log,
         })
+    }
+
+    /// Inserts an object the table does not hold, logging it when a mirror
+    /// follows the store.
+    fn insert(&mut self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
+        self.table.insert(digest.0.as_slice(), bytes)?;
+        if let Some((log, next)) = &mut self.log {
+            log.insert(*next, digest.0.as_slice())?;
+            *next += 1;
+        }
+        Ok(())
     }
 
     /// Objects kept until [`Self::finish`], then written in digest order.
@@ -443,7 +478,7 @@ impl<'t> WriteObjects<'t> {
     /// Writes the objects a batched handle holds, in digest order.
     pub(crate) fn finish(mut self) -> Result<(), StoreError> {
         for (digest, bytes) in self.pending.take().unwrap_or_default() {
-            self.table.insert(digest.0.as_slice(), bytes.as_slice())?;
+            self.insert(&digest, &bytes)?;
         }
         Ok(())
     }
@@ -486,9 +521,7 @@ impl Objects for WriteObjects<'_> {
             Some(p) => {
                 p.insert(digest, bytes.to_vec());
             }
-            None => {
-                self.table.insert(digest.0.as_slice(), bytes)?;
-            }
+            None => self.insert(&digest, bytes)?,
         }
         Ok(())
     }

@@ -60,6 +60,87 @@ fn corrupt(table: &'static str, key: String, source: codec::CodecError) -> Store
     StoreError::Corrupt { table, key, source }
 }
 
+/// What a push must send, from [`Store::objects_to_push`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectsToPush {
+    /// Objects not marked pushed, in digest order.
+    pub digests: Vec<Digest>,
+    /// How many objects (full scan) or log entries were read to find them.
+    pub examined: usize,
+    /// The object log's last sequence number in the snapshot read.
+    pub log_end: u64,
+    /// Whether every object was read (no completed push to start from).
+    pub full_scan: bool,
+}
+
+fn last_logged<T: ReadableTable<u64, &'static [u8]>>(log: &T) -> Result<u64, StoreError> {
+    Ok(log.last()?.map_or(0, |(k, _)| k.value()))
+}
+
+fn watermark(seq: u64, complete: bool) -> Vec<u8> {
+    let mut v = seq.to_le_bytes().to_vec();
+    v.push(u8::from(complete));
+    v
+}
+
+fn read_watermark(v: &[u8]) -> Option<(u64, bool)> {
+    let seq = u64::from_le_bytes(v.get(..8)?.try_into().ok()?);
+    Some((seq, *v.get(8)? == 1))
+}
+
+/// See [`Store::objects_not_marked`].
+fn unmarked_objects(r: &redb::ReadTransaction, prefix: &str) -> Result<Vec<Digest>, StoreError> {
+    let objects = r.open_table(schema::OBJECTS)?;
+    let marks = match r.open_table(schema::MIRRORED) {
+        Ok(t) => Some(t),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut marked = match &marks {
+        Some(t) => Some(t.range(prefix..)?),
+        None => None,
+    };
+    let next_mark = |marked: &mut Option<_>| -> Result<Option<String>, StoreError> {
+        let Some(it) = marked else { return Ok(None) };
+        let it: &mut redb::Range<'_, &str, &[u8]> = it;
+        match it.next() {
+            Some(row) => {
+                let (k, _) = row?;
+                Ok(k.value().strip_prefix(prefix).map(str::to_string))
+            }
+            None => Ok(None),
+        }
+    };
+    let mut mark = next_mark(&mut marked)?;
+    let mut hex = String::with_capacity(64);
+    let mut out = Vec::new();
+    for row in objects.iter()? {
+        let (k, _) = row?;
+        let bytes: [u8; 32] = k.value().try_into().map_err(|_| {
+            corrupt(
+                "objects",
+                format!("{:02x?}", k.value()),
+                codec::CodecError::Truncated(k.value().len()),
+            )
+        })?;
+        let d = Digest(bytes);
+        hex.clear();
+        for b in bytes {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+        }
+        while let Some(m) = &mark
+            && m.as_str() < hex.as_str()
+        {
+            mark = next_mark(&mut marked)?;
+        }
+        if mark.as_deref() != Some(hex.as_str()) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
 impl Store {
     /// Every object digest in the store.
     pub fn object_digests(&self) -> Result<Vec<Digest>, StoreError> {
@@ -85,56 +166,116 @@ impl Store {
     /// mirror bookkeeping: one pass over both tables in key order (both
     /// sort the same way: hex preserves byte order), with no set built.
     pub fn objects_not_marked(&self, prefix: &str) -> Result<Vec<Digest>, StoreError> {
+        self.read(|r| unmarked_objects(r, prefix))
+    }
+
+    /// Makes the store log the objects it inserts for the mirror scope
+    /// `scope` from now on, unless it already does. Until a push completes
+    /// from there ([`Store::objects_pushed`]), [`Store::objects_to_push`]
+    /// still reads every object: what was inserted before the log started
+    /// is not in it.
+    pub fn follow_objects(&self, scope: &str) -> Result<(), StoreError> {
+        let key = format!("{}{scope}", schema::META_OBJECT_LOG);
+        let known = self.read(|r| Ok(r.open_table(schema::META)?.get(key.as_str())?.is_some()))?;
+        if known {
+            return Ok(());
+        }
+        self.write(|w| {
+            let end = last_logged(&w.open_table(schema::OBJECT_LOG)?)?;
+            let mut meta = w.open_table(schema::META)?;
+            if meta.get(key.as_str())?.is_none() {
+                meta.insert(key.as_str(), watermark(end, false).as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The objects a push to the mirror scope `scope` must send: those not
+    /// marked under `prefix`. Once a push has completed for the scope, only
+    /// the objects logged since are read; before, every object is. One read
+    /// transaction, so `log_end` is exactly what the answer covers.
+    pub fn objects_to_push(&self, scope: &str, prefix: &str) -> Result<ObjectsToPush, StoreError> {
+        let key = format!("{}{scope}", schema::META_OBJECT_LOG);
         self.read(|r| {
-            let objects = r.open_table(schema::OBJECTS)?;
+            let log = r.open_table(schema::OBJECT_LOG)?;
+            let log_end = last_logged(&log)?;
+            let from = r
+                .open_table(schema::META)?
+                .get(key.as_str())?
+                .and_then(|g| read_watermark(g.value()))
+                .filter(|(_, complete)| *complete)
+                .map(|(seq, _)| seq);
+            let Some(from) = from else {
+                let digests = unmarked_objects(r, prefix)?;
+                let examined = redb::ReadableTableMetadata::len(&r.open_table(schema::OBJECTS)?)?;
+                return Ok(ObjectsToPush {
+                    digests,
+                    examined: examined as usize,
+                    log_end,
+                    full_scan: true,
+                });
+            };
             let marks = match r.open_table(schema::MIRRORED) {
                 Ok(t) => Some(t),
                 Err(redb::TableError::TableDoesNotExist(_)) => None,
                 Err(e) => return Err(e.into()),
             };
-            let mut marked = match &marks {
-                Some(t) => Some(t.range(prefix..)?),
-                None => None,
-            };
-            let next_mark = |marked: &mut Option<_>| -> Result<Option<String>, StoreError> {
-                let Some(it) = marked else { return Ok(None) };
-                let it: &mut redb::Range<'_, &str, &[u8]> = it;
-                match it.next() {
-                    Some(row) => {
-                        let (k, _) = row?;
-                        Ok(k.value().strip_prefix(prefix).map(str::to_string))
-                    }
-                    None => Ok(None),
-                }
-            };
-            let mut mark = next_mark(&mut marked)?;
-            let mut hex = String::with_capacity(64);
-            let mut out = Vec::new();
-            for row in objects.iter()? {
-                let (k, _) = row?;
-                let bytes: [u8; 32] = k.value().try_into().map_err(|_| {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut examined = 0;
+            for row in log.range(from + 1..)? {
+                let (k, v) = row?;
+                examined += 1;
+                let d: [u8; 32] = v.value().try_into().map_err(|_| {
                     corrupt(
-                        "objects",
-                        format!("{:02x?}", k.value()),
-                        codec::CodecError::Truncated(k.value().len()),
+                        "object_log",
+                        k.value().to_string(),
+                        codec::CodecError::Truncated(v.value().len()),
                     )
                 })?;
-                let d = Digest(bytes);
-                hex.clear();
-                for b in bytes {
-                    use std::fmt::Write as _;
-                    let _ = write!(hex, "{b:02x}");
-                }
-                while let Some(m) = &mark
-                    && m.as_str() < hex.as_str()
-                {
-                    mark = next_mark(&mut marked)?;
-                }
-                if mark.as_deref() != Some(hex.as_str()) {
-                    out.push(d);
+                let d = Digest(d);
+                let marked = match &marks {
+                    Some(t) => t.get(format!("{prefix}{}", d.to_hex()).as_str())?.is_some(),
+                    None => false,
+                };
+                if !marked {
+                    seen.insert(d);
                 }
             }
-            Ok(out)
+            Ok(ObjectsToPush {
+                digests: seen.into_iter().collect(),
+                examined,
+                log_end,
+                full_scan: false,
+            })
+        })
+    }
+
+    /// Records that a push for `scope` has sent every object up to log
+    /// sequence `log_end` (from [`Store::objects_to_push`]), and drops the
+    /// log entries every scope has passed (but the last).
+    pub fn objects_pushed(&self, scope: &str, log_end: u64) -> Result<(), StoreError> {
+        let key = format!("{}{scope}", schema::META_OBJECT_LOG);
+        self.write(|w| {
+            let mut meta = w.open_table(schema::META)?;
+            meta.insert(key.as_str(), watermark(log_end, true).as_slice())?;
+            let mut floor = u64::MAX;
+            for row in meta.range(schema::META_OBJECT_LOG..)? {
+                let (k, v) = row?;
+                if !k.value().starts_with(schema::META_OBJECT_LOG) {
+                    break;
+                }
+                // An unreadable watermark keeps the whole log.
+                floor = floor.min(read_watermark(v.value()).map_or(0, |(seq, _)| seq));
+            }
+            drop(meta);
+            // The last entry stays: it carries the sequence on (see
+            // `WriteObjects::open`), so a number once given is never given
+            // again, and a watermark never covers an entry written after it.
+            let mut log = w.open_table(schema::OBJECT_LOG)?;
+            let last = last_logged(&log)?;
+            let upto = floor.min(last.saturating_sub(1));
+            log.retain_in(..=upto, |_, _| false)?;
+            Ok(())
         })
     }
 
@@ -288,11 +429,12 @@ impl Store {
             codec::decode::<Object>(bytes).map_err(|e| corrupt("objects", d.to_hex(), e))?;
         }
         self.write(|w| {
-            let mut t = w.open_table(schema::OBJECTS)?;
+            use super::object::Objects as _;
+            let mut t = super::db::WriteObjects::open(w)?;
             let mut new = 0;
             for (d, bytes) in objects {
-                if t.get(d.0.as_slice())?.is_none() {
-                    t.insert(d.0.as_slice(), bytes.as_slice())?;
+                if !t.holds(d)? {
+                    t.put_raw(*d, bytes)?;
                     new += 1;
                 }
             }
@@ -594,6 +736,15 @@ impl Store {
         self.write(|w| {
             let mut t = w.open_table(schema::MIRRORED)?;
             t.retain(|k, _| !k.starts_with(prefix))?;
+            // Objects may now be unmarked that a watermark says were sent:
+            // the scopes concerned start again from a full scan.
+            let mut meta = w.open_table(schema::META)?;
+            meta.retain(|k, _| {
+                let Some(scope) = k.strip_prefix(schema::META_OBJECT_LOG) else {
+                    return true;
+                };
+                !(prefix.starts_with(scope) || scope.starts_with(prefix))
+            })?;
             Ok(())
         })
     }

@@ -33,7 +33,7 @@ pub use backups::Backup;
 pub use check::CheckReport;
 pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
 pub use error::StoreError;
-pub use export::{GenerationRows, ReleaseRow};
+pub use export::{GenerationRows, ObjectsToPush, ReleaseRow};
 pub use generations::{
     CHECKPOINT_EVERY, Change, DeltaChange, DeltaRow, NewGeneration, UNKNOWN_DESIRED,
 };

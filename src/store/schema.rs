@@ -16,6 +16,7 @@
 //! | `locks` | stack | [`LockRecord`](super::LockRecord) |
 //! | `backups` | (stack, generation) | a state backup taken before a prod apply |
 //! | `mirrored` | mirror blob path | what this store knows it pushed there (raw) |
+//! | `object_log` | sequence number | digest of an object inserted while a mirror follows the store (raw, 32 B) |
 
 use redb::TableDefinition;
 
@@ -29,7 +30,11 @@ use redb::TableDefinition;
 /// Version 4 adds `folded_deltas`: a fold moves the rows it folds there, so
 /// `deltas` keeps only the rows since each stack's checkpoint. The migration
 /// moves the rows already folded; an older build would miss them.
-pub const SCHEMA_VERSION: u32 = 4;
+///
+/// Version 5 adds `object_log`: while a mirror follows the store, every
+/// object inserted is logged, so a push reads what is new instead of every
+/// object; an older build would insert objects without logging them.
+pub const SCHEMA_VERSION: u32 = 5;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
@@ -59,5 +64,16 @@ pub(crate) const BACKUPS: TableDefinition<(&str, u64), &[u8]> = TableDefinition:
 /// never data: pushes are create-only.
 pub(crate) const MIRRORED: TableDefinition<&str, &[u8]> = TableDefinition::new("mirrored");
 
+/// Objects in the order they were inserted, while a mirror follows the
+/// store: sequence number -> digest (32 bytes). A push to a mirror reads the
+/// entries after its watermark (`meta` key [`META_OBJECT_LOG`] + scope)
+/// instead of every object; entries every watermark has passed are pruned.
+pub(crate) const OBJECT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("object_log");
+
 pub(crate) const META_SCHEMA: &str = "schema_version";
+/// Prefix of the `meta` keys holding each mirror scope's object-log
+/// watermark: the log sequence number its pushes have covered (u64 LE),
+/// then 1 once a push completed from it, 0 while the first full scan is
+/// still to complete.
+pub(crate) const META_OBJECT_LOG: &str = "object_log/";
 pub(crate) const META_DATA_KEY: &str = "sensitive_data_key";

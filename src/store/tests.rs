@@ -1040,3 +1040,98 @@ fn rows_in_the_wrong_table_are_named_by_check() {
     copy(&store, schema::DELTAS, schema::FOLDED_DELTAS, 7, false);
     expect(&mut store, "deltas/e/dev@7: the row is in both");
 }
+
+#[test]
+fn a_push_after_the_first_reads_only_the_objects_logged_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let log_len = |store: &Store| {
+        store
+            .read(|r| Ok(r.open_table(schema::OBJECT_LOG)?.len()?))
+            .unwrap()
+    };
+    // Each release has one resource more than the one before.
+    let release = |version: &str, n: usize| {
+        let e = crate::synthetic::layered("synth", 60 + n, 10, 1);
+        store
+            .create_release("synth", version, &[e], None, &actor())
+            .unwrap();
+    };
+    release("1.0.0", 1);
+    assert_eq!(
+        log_len(&store),
+        0,
+        "nothing is logged while no mirror follows"
+    );
+    let all = store.object_digests().unwrap();
+    // A push marks what it sent under its prefix, then records its end.
+    let push = |scope: &str| {
+        store.follow_objects(scope).unwrap();
+        let prefix = format!("{scope}objects/");
+        let todo = store.objects_to_push(scope, &prefix).unwrap();
+        let marks: Vec<(String, Vec<u8>)> = todo
+            .digests
+            .iter()
+            .map(|d| (format!("{prefix}{}", d.to_hex()), Vec::new()))
+            .collect();
+        store.mark_mirrored(&marks).unwrap();
+        store.objects_pushed(scope, todo.log_end).unwrap();
+        todo
+    };
+    let first = push("a@");
+    assert!(first.full_scan);
+    assert_eq!(first.digests, all);
+    assert_eq!(first.examined, all.len());
+
+    release("1.1.0", 2);
+    let new: Vec<_> = store
+        .object_digests()
+        .unwrap()
+        .into_iter()
+        .filter(|d| !all.contains(d))
+        .collect();
+    assert!(!new.is_empty());
+    let second = push("a@");
+    assert!(!second.full_scan);
+    assert_eq!(second.digests, new, "exactly the objects the release added");
+    assert_eq!(second.examined, new.len());
+    assert_eq!(
+        log_len(&store),
+        1,
+        "entries every scope has passed are dropped, but the last"
+    );
+
+    // Objects inserted after the log was emptied are found again: the
+    // sequence carries on from the entry kept.
+    let before = store.object_digests().unwrap();
+    release("1.2.0", 3);
+    let third = push("a@");
+    let new: Vec<_> = store
+        .object_digests()
+        .unwrap()
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    assert!(!new.is_empty());
+    assert_eq!(third.digests, new);
+    assert_eq!(third.examined, new.len());
+
+    // A second mirror starts with a full scan; until it completes a push,
+    // the log keeps what it will need.
+    store.follow_objects("b@").unwrap();
+    let before = store.object_digests().unwrap().len();
+    release("1.3.0", 4);
+    let added = store.object_digests().unwrap().len() - before;
+    push("a@");
+    assert_eq!(log_len(&store), added as u64, "scope b@ still needs them");
+    let b = push("b@");
+    assert!(b.full_scan);
+    assert_eq!(b.digests, store.object_digests().unwrap());
+    assert_eq!(log_len(&store), 1);
+
+    // Forgetting a scope's marks sends it back to a full scan.
+    store.unmark_mirrored("a@objects/").unwrap();
+    let again = push("a@");
+    assert!(again.full_scan);
+    assert_eq!(again.digests, store.object_digests().unwrap());
+}
