@@ -88,6 +88,18 @@ fn read_watermark(v: &[u8]) -> Option<(u64, bool)> {
     Some((seq, *v.get(8)? == 1))
 }
 
+/// The digest an `objects` key holds.
+fn object_key(k: &[u8]) -> Result<Digest, StoreError> {
+    let bytes: [u8; 32] = k.try_into().map_err(|_| {
+        corrupt(
+            "objects",
+            format!("{k:02x?}"),
+            codec::CodecError::Truncated(k.len()),
+        )
+    })?;
+    Ok(Digest(bytes))
+}
+
 /// See [`Store::objects_not_marked`].
 fn unmarked_objects(r: &redb::ReadTransaction, prefix: &str) -> Result<Vec<Digest>, StoreError> {
     let objects = r.open_table(schema::OBJECTS)?;
@@ -116,16 +128,9 @@ fn unmarked_objects(r: &redb::ReadTransaction, prefix: &str) -> Result<Vec<Diges
     let mut out = Vec::new();
     for row in objects.iter()? {
         let (k, _) = row?;
-        let bytes: [u8; 32] = k.value().try_into().map_err(|_| {
-            corrupt(
-                "objects",
-                format!("{:02x?}", k.value()),
-                codec::CodecError::Truncated(k.value().len()),
-            )
-        })?;
-        let d = Digest(bytes);
+        let d = object_key(k.value())?;
         hex.clear();
-        for b in bytes {
+        for b in d.0 {
             use std::fmt::Write as _;
             let _ = write!(hex, "{b:02x}");
         }
@@ -149,14 +154,7 @@ impl Store {
             let mut out = Vec::new();
             for row in t.iter()? {
                 let (k, _) = row?;
-                let bytes: [u8; 32] = k.value().try_into().map_err(|_| {
-                    corrupt(
-                        "objects",
-                        format!("{:02x?}", k.value()),
-                        codec::CodecError::Truncated(k.value().len()),
-                    )
-                })?;
-                out.push(Digest(bytes));
+                out.push(object_key(k.value())?);
             }
             Ok(out)
         })
