@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use statectl::keys::LocalKeyFile;
 use statectl::mirror::azure::AzureBlob;
-use statectl::mirror::{Backend, LocalDir, Mirror, NoProgress, RestoreFilter};
+use statectl::mirror::{Backend, LocalDir, Mirror, NoProgress, RebuildFilter};
 use statectl::store::{Store, StoreOptions};
 
 /// The repository root, for `azurite` to find node_modules.
@@ -48,7 +48,9 @@ fn bench(label: &str, backend: Backend, n: usize) {
     let rt = runtime();
 
     let mut s = scale::Scaled::apply_new(dir.path(), n);
-    let first = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+    let first = rt
+        .block_on(m.push(s.store(), &[], &mut NoProgress))
+        .unwrap();
     println!(
         "  {label}: first push of {n} resources: {} blobs, {:.1} MiB sealed, {:.2} s",
         first.blobs,
@@ -60,7 +62,9 @@ fn bench(label: &str, backend: Backend, n: usize) {
     let mut sizes = Vec::new();
     for _ in 0..5 {
         s.change_one();
-        let r = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+        let r = rt
+            .block_on(m.push(s.store(), &[], &mut NoProgress))
+            .unwrap();
         times.push(r.elapsed.as_secs_f64() * 1000.0);
         sizes.push((r.blobs, r.bytes, r.objects_examined));
     }
@@ -78,7 +82,7 @@ fn bench(label: &str, backend: Backend, n: usize) {
     let restored = Store::open(restored_dir.path(), StoreOptions::default()).unwrap();
     let t = Instant::now();
     let r = rt
-        .block_on(m.restore(&restored, &RestoreFilter::default(), &mut NoProgress))
+        .block_on(m.rebuild(&restored, &RebuildFilter::default(), &mut NoProgress))
         .unwrap();
     println!(
         "  {label}: restore of the whole store: {} objects, {} generations, {:.1} MiB of state after opening, {:.2} s",
@@ -102,6 +106,12 @@ fn main() {
         n,
     );
     let az = azurite::Azurite::start();
-    let b = AzureBlob::new(&az.account_url(), "bench", Some(&az.sas())).unwrap();
+    let b = AzureBlob::new(
+        &az.account_url(),
+        "bench",
+        Some(&az.sas()),
+        statectl::mirror::azure::AzureAuth::default(),
+    )
+    .unwrap();
     bench("Azurite", Backend::Azure(Box::new(b)), n);
 }

@@ -23,14 +23,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use statectl::apply::{self, ApplyOptions, QuietProgress};
 use statectl::clock::SystemClock;
 use statectl::model::{Estate, Stack};
+use statectl::ops::{self, Applied, ApplyRequest, Ops, Project, Quiet};
 use statectl::plan::PlanOptions;
 use statectl::provider::sim::{Sim, SimDurability, SimTiming};
+use statectl::settings::Settings;
 use statectl::spec::Loader;
 use statectl::store::{Actor, Store, StoreOptions};
-use statectl::workflow;
 
 fn actor() -> Actor {
     Actor {
@@ -63,33 +63,30 @@ fn vm_hwm_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn runtime(paused: bool) -> tokio::runtime::Runtime {
-    let mut b = tokio::runtime::Builder::new_current_thread();
-    b.enable_time();
-    if paused {
-        b.start_paused(true);
-    }
-    b.build().unwrap()
-}
-
-/// Releases `estate` as v1.0.0 and applies it to `<estate>/<env>` on a
-/// zero-latency simulator; returns the wall time and store bytes written.
-fn setup(dir: &Path, estate: &Estate, parallelism: usize) -> (f64, u64) {
+/// Releases `estate` as v1.0.0 and applies it through `ops::apply`, the
+/// apply users run (lock, gate, backup, lease, push), on a simulator in
+/// `dir` with `timing`. Production rules are passed the audited way
+/// (`--emergency --skip-gate --reason`): the benchmark measures the apply,
+/// not the calendar.
+fn release_and_apply(
+    dir: &Path,
+    estate: &Estate,
+    timing: SimTiming,
+    parallelism: usize,
+) -> Applied {
     let store = Store::open(dir, StoreOptions::default()).unwrap();
-    let sim = Arc::new(
-        Sim::open(
-            dir,
-            Arc::new(SystemClock),
-            SimTiming::Zero,
-            SimDurability::Deferred,
-        )
-        .unwrap(),
-    );
-    let stack = Stack::new(&estate.name, &estate.environment.name).unwrap();
-    let loader = Loader::new(dir);
-    let w0 = wchar();
-    let t = Instant::now();
-    store
+    let sim =
+        Arc::new(Sim::open(dir, Arc::new(SystemClock), timing, SimDurability::Deferred).unwrap());
+    let project = Project {
+        state_dir: dir.to_path_buf(),
+        ..Project::new(dir, Settings::default())
+    };
+    let mut o = Ops::new(project, store)
+        .unwrap()
+        .with_provider(sim, true)
+        .unwrap();
+    o.set_actor(actor());
+    o.store()
         .create_release(
             &estate.name,
             "1.0.0",
@@ -98,46 +95,39 @@ fn setup(dir: &Path, estate: &Estate, parallelism: usize) -> (f64, u64) {
             &actor(),
         )
         .unwrap();
-    let desired = workflow::desired(
-        &store,
-        &loader,
-        &estate.name,
-        &estate.environment.name,
-        "1.0.0",
-        None,
-    )
-    .unwrap();
-    let (plan, observed) =
-        workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
-    let opts = ApplyOptions {
+    let stack = Stack::new(&estate.name, &estate.environment.name).unwrap();
+    let req = ApplyRequest {
         parallelism,
-        ..ApplyOptions::default()
+        emergency: true,
+        skip_gate: true,
+        reason: Some("benchmark".into()),
+        ..ApplyRequest::new(stack, "1.0.0")
     };
-    let report = runtime(true)
-        .block_on(apply::apply(
-            &store,
-            sim.clone(),
-            &stack,
-            &plan,
-            &desired.estate,
-            observed,
-            &actor(),
-            &opts,
-            &mut QuietProgress,
-        ))
-        .unwrap();
-    assert!(report.failures().next().is_none());
+    let out = o.apply(&req, &mut Quiet).unwrap();
+    match out {
+        ops::Finished::Applied(a) => {
+            assert!(a.report.failures().next().is_none());
+            *a
+        }
+        ops::Finished::NoChanges(_) => panic!("nothing to apply"),
+    }
+}
+
+/// Releases `estate` as v1.0.0 and applies it to `<estate>/<env>` on a
+/// zero-latency simulator; returns the wall time and store bytes written.
+fn setup(dir: &Path, estate: &Estate, parallelism: usize) -> (f64, u64) {
+    let w0 = wchar();
+    let t = Instant::now();
+    release_and_apply(dir, estate, SimTiming::Zero, parallelism);
     let secs = t.elapsed().as_secs_f64();
-    let bytes = wchar() - w0;
-    drop(sim);
-    (secs, bytes)
+    (secs, wchar() - w0)
 }
 
 fn noop_plan(dir: &Path, estate: &str) -> f64 {
     let store = Store::open(dir, StoreOptions::default()).unwrap();
     let stack = Stack::new(estate, "dev").unwrap();
     let t = Instant::now();
-    let planned = workflow::plan_release(
+    let planned = ops::plan_release(
         &store,
         &Loader::new(dir),
         &stack,
@@ -155,9 +145,8 @@ fn full_plan(dir: &Path, estate: &str) -> f64 {
     let store = Store::open(dir, StoreOptions::default()).unwrap();
     let stack = Stack::new(estate, "dev").unwrap();
     let t = Instant::now();
-    let desired =
-        workflow::desired(&store, &Loader::new(dir), estate, "dev", "1.0.0", None).unwrap();
-    let (plan, _) = workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
+    let desired = ops::desired(&store, &Loader::new(dir), estate, "dev", "1.0.0", None).unwrap();
+    let (plan, _) = ops::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
     let secs = t.elapsed().as_secs_f64();
     assert!(plan.is_empty());
     secs
@@ -378,54 +367,8 @@ fn main() {
             "makespan-{}",
             label.replace(['/', ' ', '(', ')'], "_")
         ));
-        let store = Store::open(&dir, StoreOptions::default()).unwrap();
-        let sim = Arc::new(
-            Sim::open(
-                &dir,
-                Arc::new(SystemClock),
-                SimTiming::Catalog,
-                SimDurability::Deferred,
-            )
-            .unwrap(),
-        );
-        let stack = Stack::new(&estate.name, &estate.environment.name).unwrap();
-        store
-            .create_release(
-                &estate.name,
-                "1.0.0",
-                std::slice::from_ref(&estate),
-                None,
-                &actor(),
-            )
-            .unwrap();
-        let desired = workflow::desired(
-            &store,
-            &Loader::new(&dir),
-            &estate.name,
-            &estate.environment.name,
-            "1.0.0",
-            None,
-        )
-        .unwrap();
-        let (plan, observed) =
-            workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
-        let opts = ApplyOptions {
-            parallelism: 10,
-            ..ApplyOptions::default()
-        };
-        let report = runtime(true)
-            .block_on(apply::apply(
-                &store,
-                sim,
-                &stack,
-                &plan,
-                &desired.estate,
-                observed,
-                &actor(),
-                &opts,
-                &mut QuietProgress,
-            ))
-            .unwrap();
+        let a = release_and_apply(&dir, &estate, SimTiming::Catalog, 10);
+        let (plan, report) = (&a.plan, &a.report);
         let (bound, critical, spread) = plan.makespan_bound(10);
         let m = report.makespan.as_secs();
         println!(

@@ -67,12 +67,13 @@ impl Clock for FixedClock {
 #[error("STATECTL_NOW=`{0}` is not an RFC 3339 time: write e.g. 2026-11-29T03:00:00-05:00")]
 pub struct NowError(pub String);
 
-/// The clock the CLI uses: fixed at `STATECTL_NOW` when set, else the system
+/// The clock the CLI uses: fixed at the override (`STATECTL_NOW`, from
+/// [`crate::settings::Settings::now`]) when there is one, else the system
 /// clock.
-pub fn from_env() -> Result<Arc<dyn Clock>, NowError> {
-    match std::env::var("STATECTL_NOW") {
-        Ok(s) if !s.trim().is_empty() => {
-            let t: UtcTime = s.parse().map_err(|_| NowError(s.clone()))?;
+pub fn from_override(now: Option<&str>) -> Result<Arc<dyn Clock>, NowError> {
+    match now {
+        Some(s) if !s.trim().is_empty() => {
+            let t: UtcTime = s.parse().map_err(|_| NowError(s.to_string()))?;
             Ok(Arc::new(FixedClock::new(t)))
         }
         _ => Ok(Arc::new(SystemClock)),

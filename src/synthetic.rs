@@ -146,6 +146,70 @@ pub fn layered(name: &str, n: usize, width: usize, seed: u64) -> Estate {
     .unwrap_or_else(|e| unreachable!("a layered estate is acyclic by construction: {e}"))
 }
 
+/// The deterministic resources the crash test expects generation `n` to
+/// write: row 0 is `m.r<n mod 50>`, row j > 0 is `b.r<j-1>`; property `n`.
+pub fn crash_resource(n: u64, row: u64) -> crate::model::ObservedResource {
+    let (module, name) = match row {
+        0 => ("m", format!("r{}", n % 50)),
+        j => ("b", format!("r{}", j - 1)),
+    };
+    // `m`/`b` and `r<digits>` are always identifiers.
+    let address = Address::new(module, &name)
+        .or_else(|_| Address::new("m", "r"))
+        .unwrap_or_else(|_| std::process::abort());
+    crate::model::ObservedResource {
+        id: format!(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/{}",
+            address.name()
+        ),
+        name: address.name().to_string(),
+        address,
+        arm_type: "Microsoft.Network/virtualNetworks".into(),
+        properties: [("n".to_string(), Value::Int(n as i64))]
+            .into_iter()
+            .collect(),
+        attributes: Default::default(),
+        sensitive: Default::default(),
+        tags: Default::default(),
+        dependencies: Default::default(),
+        prevent_destroy: false,
+    }
+}
+
+/// Commits the next generation of `stack`: `rows` [`crash_resource`]s
+/// (the kill -9 test's workload; a generation acknowledged after this
+/// returns must survive a crash).
+pub fn commit_next(
+    store: &crate::store::Store,
+    stack: &crate::model::Stack,
+    rows: u64,
+    actor: &crate::store::Actor,
+) -> Result<crate::model::Generation, crate::store::StoreError> {
+    use crate::model::{GenerationKind, Outcome};
+    use crate::store::{Change, NewGeneration};
+    let n = store
+        .latest_generation(stack)?
+        .map_or(0, |g| g.number)
+        .saturating_add(1);
+    store.commit_generation(
+        stack,
+        NewGeneration {
+            kind: GenerationKind::Apply,
+            release: None,
+            plan_hash: None,
+            reason: None,
+        },
+        (0..rows.max(1))
+            .map(|j| Change::Put {
+                observed: Box::new(crash_resource(n, j)),
+                applied: None,
+            })
+            .collect(),
+        Outcome::Succeeded,
+        actor,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

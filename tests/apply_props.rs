@@ -19,12 +19,13 @@ use proptest::prelude::*;
 use statectl::apply::{self, ApplyOptions, QuietProgress};
 use statectl::clock::SystemClock;
 use statectl::model::*;
+use statectl::ops::{self, ApplyRequest, Cloud, Ops, OpsError, Project, Quiet};
 use statectl::plan::{Plan, PlanOptions};
 use statectl::provider::sim::{Sim, SimDurability, SimTiming};
 use statectl::provider::{DeleteMode, Operation, Provider, ProviderError, ResolvedResource};
+use statectl::settings::Settings;
 use statectl::spec::Loader;
 use statectl::store::{Actor, JournalState, Store, StoreOptions};
-use statectl::workflow;
 
 /// One version of a random estate: resource i has `peers` (earlier indices)
 /// and a `rule_count`; absent resources are `None`.
@@ -133,17 +134,27 @@ struct Faulty {
 }
 
 enum Fault {
-    /// Operations left before the crash, and who to tell.
+    /// Operations left before the crash (0: none armed), and who to tell.
+    /// The crash happens once; later operations pass through, as in the
+    /// process that resumes.
     CrashAfter(AtomicU64, Arc<tokio::sync::Notify>),
     /// The put of this address (of every address when `None`) stalls.
     StallOn(Option<Address>),
 }
 
 impl Faulty {
-    fn crash_after(inner: Arc<Sim>, k: u64, crashed: Arc<tokio::sync::Notify>) -> Self {
+    /// A pass-through until [`Faulty::arm`] sets a crash.
+    fn crashing(inner: Arc<Sim>, crashed: Arc<tokio::sync::Notify>) -> Self {
         Faulty {
             inner,
-            fault: Fault::CrashAfter(AtomicU64::new(k), crashed),
+            fault: Fault::CrashAfter(AtomicU64::new(0), crashed),
+        }
+    }
+
+    /// Crash right after the k-th operation from now took effect.
+    fn arm(&self, k: u64) {
+        if let Fault::CrashAfter(left, _) = &self.fault {
+            left.store(k, Ordering::SeqCst);
         }
     }
 
@@ -157,7 +168,9 @@ impl Faulty {
     /// After an operation took effect: crash if it was the k-th.
     async fn tick(&self) {
         if let Fault::CrashAfter(left, crashed) = &self.fault
-            && left.fetch_sub(1, Ordering::SeqCst) == 1
+            && left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok_and(|n| n == 1)
         {
             crashed.notify_one();
             std::future::pending::<()>().await;
@@ -266,9 +279,31 @@ fn converged(store: &Store, sim: &Sim, stack: &Stack, e: &Estate) -> Result<(), 
     Ok(())
 }
 
+/// The workflows users run (lock, pull, gate, backup, lease, apply, push)
+/// over a store and `provider` in a temporary project at `root`.
+fn ops_over<P: Provider + 'static>(
+    root: &std::path::Path,
+    store: Store,
+    provider: Arc<P>,
+) -> Ops<Cloud<P>> {
+    let project = Project {
+        state_dir: root.join("state"),
+        ..Project::new(root, Settings::default())
+    };
+    let mut ops = Ops::new(project, store)
+        .unwrap()
+        .with_provider(provider, true)
+        .unwrap();
+    ops.set_actor(actor());
+    ops
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
+    /// Through `ops::apply`, the apply users run: converges, in order,
+    /// idempotent; a crash (the apply dropped right after the k-th
+    /// operation, as if the process died) is finished by `--resume`.
     #[test]
     fn apply_converges_in_order_and_survives_crashes(
         versions in prop::collection::vec(version(), 1..4),
@@ -279,47 +314,49 @@ proptest! {
         let store = Store::open(&dir.path().join("state"), StoreOptions::default()).unwrap();
         let sim = Arc::new(Sim::open(&dir.path().join("state"), Arc::new(SystemClock), SimTiming::Catalog, SimDurability::Deferred).unwrap());
         let stack = Stack::new("prop", "dev").unwrap();
-        let loader = Loader::new(dir.path());
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-        let opts = ApplyOptions { parallelism, ..ApplyOptions::default() };
+        let crashed = Arc::new(tokio::sync::Notify::new());
+        let provider = Arc::new(Faulty::crashing(sim.clone(), crashed.clone()));
+        let mut o = ops_over(dir.path(), store, provider.clone());
+        o.set_interrupt(crashed);
         let plan_opts = PlanOptions { allow_data_loss: true, ..PlanOptions::default() };
         for (i, v) in versions.iter().enumerate() {
             let e = estate(v);
             let version = format!("1.{i}.0");
-            store.create_release("prop", &version, std::slice::from_ref(&e), None, &actor()).unwrap();
-            let desired = workflow::desired(&store, &loader, "prop", "dev", &version, None).unwrap();
-            let (plan, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+            o.store().create_release("prop", &version, std::slice::from_ref(&e), None, &actor()).unwrap();
+            let req = ApplyRequest { plan_options: plan_opts.clone(), parallelism, ..ApplyRequest::new(stack.clone(), version.clone()) };
+            let planned = ops::plan_release(o.store(), o.loader(), &stack, &version, &plan_opts, None).unwrap();
             match crash {
-                Some((at, k)) if at == i && (k as usize) <= plan.actions.len() => {
-                    let crashed = Arc::new(tokio::sync::Notify::new());
-                    let provider = Arc::new(Faulty::crash_after(sim.clone(), k, crashed.clone()));
-                    let who = actor();
-                    let mut quiet = QuietProgress;
-                    rt.block_on(async {
-                        tokio::select! {
-                            r = apply::apply(&store, provider, &stack, &plan, &desired.estate, observed, &who, &opts, &mut quiet) => { r.unwrap(); }
-                            _ = crashed.notified() => {}
-                        }
-                    });
+                Some((at, k)) if at == i && (k as usize) <= planned.plan.actions.len() => {
+                    provider.arm(k);
+                    match o.apply(&req, &mut Quiet) {
+                        Err(OpsError::Aborted { .. }) => {}
+                        other => prop_assert!(false, "the apply was not interrupted: {other:?}"),
+                    }
+                    // Any command but a resume is refused now.
+                    let refused = matches!(o.apply(&req, &mut Quiet), Err(OpsError::Interrupted { .. }));
+                    prop_assert!(refused, "an apply over an interrupted one is refused");
                     // After the crash: reconcile from the provider, then apply again.
-                    rt.block_on(apply::reconcile(&store, sim.as_ref(), &stack, &actor())).unwrap();
-                    let (again, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
-                    let report = rt.block_on(apply::apply(&store, sim.clone(), &stack, &again, &desired.estate, observed, &actor(), &opts, &mut QuietProgress)).unwrap();
-                    prop_assert!(report.failures().next().is_none(), "{:?}", report.failures().collect::<Vec<_>>());
-                    check_order(&again, &report)?;
+                    let resume = ApplyRequest { resume: true, ..req.clone() };
+                    let out = o.apply(&resume, &mut Quiet).unwrap();
+                    if let Some(a) = out.applied() {
+                        prop_assert!(a.report.failures().next().is_none(), "{:?}", a.report.failures().collect::<Vec<_>>());
+                        check_order(&a.plan, &a.report)?;
+                    }
                 }
                 _ => {
-                    let report = rt.block_on(apply::apply(&store, sim.clone(), &stack, &plan, &desired.estate, observed, &actor(), &opts, &mut QuietProgress)).unwrap();
-                    prop_assert!(report.failures().next().is_none(), "{:?}", report.failures().collect::<Vec<_>>());
-                    check_order(&plan, &report)?;
-                    // Makespan never beats the lower bound.
-                    let (bound, _, _) = plan.makespan_bound(parallelism);
-                    prop_assert!(report.makespan.as_secs() >= bound, "makespan {:?} below bound {bound}", report.makespan);
+                    let out = o.apply(&req, &mut Quiet).unwrap();
+                    if let Some(a) = out.applied() {
+                        prop_assert!(a.report.failures().next().is_none(), "{:?}", a.report.failures().collect::<Vec<_>>());
+                        check_order(&a.plan, &a.report)?;
+                        // Makespan never beats the lower bound.
+                        let (bound, _, _) = a.plan.makespan_bound(parallelism);
+                        prop_assert!(a.report.makespan.as_secs() >= bound, "makespan {:?} below bound {bound}", a.report.makespan);
+                    }
                 }
             }
-            converged(&store, &sim, &stack, &e)?;
+            converged(o.store(), &sim, &stack, &e)?;
             // Idempotence: nothing left to do.
-            let second = workflow::plan_release(&store, &loader, &stack, &version, &plan_opts, None).unwrap();
+            let second = ops::plan_release(o.store(), o.loader(), &stack, &version, &plan_opts, None).unwrap();
             prop_assert!(second.plan.is_empty(), "second plan not empty: {:?}", second.plan.actions.iter().map(|a| (a.kind, a.address.to_string())).collect::<Vec<_>>());
         }
     }
@@ -352,15 +389,14 @@ fn release_and_plan(
     dir: &std::path::Path,
     version: &str,
     e: &Estate,
-) -> (workflow::Desired, Plan, BTreeMap<Address, ObservedResource>) {
+) -> (ops::Desired, Plan, BTreeMap<Address, ObservedResource>) {
     store
         .create_release("prop", version, std::slice::from_ref(e), None, &actor())
         .unwrap();
     let stack = Stack::new("prop", "dev").unwrap();
-    let desired =
-        workflow::desired(store, &Loader::new(dir), "prop", "dev", version, None).unwrap();
+    let desired = ops::desired(store, &Loader::new(dir), "prop", "dev", version, None).unwrap();
     let (plan, observed) =
-        workflow::make_plan(store, &stack, &desired, &PlanOptions::default()).unwrap();
+        ops::make_plan(store, &stack, &desired, &PlanOptions::default()).unwrap();
     (desired, plan, observed)
 }
 
@@ -515,7 +551,7 @@ fn an_update_journaled_but_never_started_is_redone_after_a_crash() {
         vec!["create net.n1".to_string()],
         "{report:?}"
     );
-    let (again, observed) = workflow::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
+    let (again, observed) = ops::make_plan(&store, &stack, &desired, &plan_opts).unwrap();
     let kinds: BTreeSet<String> = again
         .actions
         .iter()
@@ -636,7 +672,7 @@ fn operations_are_journaled_before_their_dependencies_finish() {
         "{report:?}"
     );
     let (again, observed) =
-        workflow::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
+        ops::make_plan(&store, &stack, &desired, &PlanOptions::default()).unwrap();
     let done = run_apply(&rt, &store, sim.clone(), &again, &desired.estate, observed);
     assert!(done.failures().next().is_none());
     converged(&store, &sim, &stack, &e).unwrap();

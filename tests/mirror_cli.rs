@@ -713,7 +713,13 @@ fn azurite_blob_semantics_create_only_if_match_and_leases() {
     let az = Azurite::start();
     // SAFETY of the env: the retry setting is read when the client is built.
     let b = Backend::Azure(Box::new(
-        AzureBlob::new(&az.account_url(), "semantics", Some(&az.sas())).unwrap(),
+        AzureBlob::new(
+            &az.account_url(),
+            "semantics",
+            Some(&az.sas()),
+            statectl::mirror::azure::AzureAuth::default(),
+        )
+        .unwrap(),
     ));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1003,7 +1009,13 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
     let keys = Arc::new(statectl::keys::LocalKeyFile::load(&a.key_file()).unwrap());
     let m = Mirror::new(
         Backend::Azure(Box::new(
-            AzureBlob::new(&az.account_url(), "statectl", Some(&az.sas())).unwrap(),
+            AzureBlob::new(
+                &az.account_url(),
+                "statectl",
+                Some(&az.sas()),
+                statectl::mirror::azure::AzureAuth::default(),
+            )
+            .unwrap(),
         )),
         keys,
     );

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use statectl::keys::LocalKeyFile;
 use statectl::mirror::azure::AzureBlob;
-use statectl::mirror::{Backend, Mirror, MirrorError, NoProgress, Progress, RestoreFilter};
+use statectl::mirror::{Backend, Mirror, MirrorError, NoProgress, RebuildFilter, TransferProgress};
 use statectl::store::{Store, StoreOptions};
 use util::azurite::{Azurite, Relay};
 use util::scale::{Scaled, assert_same_store};
@@ -25,7 +25,7 @@ struct Outage<'a> {
     stopped: bool,
 }
 
-impl Progress for Outage<'_> {
+impl TransferProgress for Outage<'_> {
     fn update(&mut self, _: usize, _: usize, _: u64) {
         if !self.stopped {
             self.stopped = true;
@@ -44,7 +44,13 @@ fn azurite_stopped_mid_push_loses_nothing_and_the_next_push_catches_up() {
     let mirror = |container: &str, az: &Azurite| {
         Mirror::new(
             Backend::Azure(Box::new(
-                AzureBlob::new(&relay.account_url(), container, Some(&az.sas())).unwrap(),
+                AzureBlob::new(
+                    &relay.account_url(),
+                    container,
+                    Some(&az.sas()),
+                    statectl::mirror::azure::AzureAuth::default(),
+                )
+                .unwrap(),
             )),
             keys.clone(),
         )
@@ -57,7 +63,7 @@ fn azurite_stopped_mid_push_loses_nothing_and_the_next_push_catches_up() {
         .unwrap();
 
     let s = Scaled::apply_new(dir.path(), 2_000);
-    let local = s.store.latest_generation(&s.stack).unwrap().unwrap();
+    let local = s.store().latest_generation(&s.stack).unwrap().unwrap();
 
     // The network goes down 512 KiB into the upload, while its object
     // packs are in flight (observed resources travel in the generations'
@@ -68,7 +74,7 @@ fn azurite_stopped_mid_push_loses_nothing_and_the_next_push_catches_up() {
         stopped: false,
     };
     let t = std::time::Instant::now();
-    let r = rt.block_on(m.push(&s.store, &[], &mut outage));
+    let r = rt.block_on(m.push(s.store(), &[], &mut outage));
     eprintln!("push with an outage failed after {:?}", t.elapsed());
     if !outage.stopped {
         outage.az.stop();
@@ -87,11 +93,14 @@ fn azurite_stopped_mid_push_loses_nothing_and_the_next_push_catches_up() {
             .filter(|k| k.contains("@pending/"))
             .count()
     };
-    assert!(pending(&s.store) > 0, "no pack was left in flight");
+    assert!(pending(s.store()) > 0, "no pack was left in flight");
 
     // The local commit stands, and the lag shows.
-    assert_eq!(s.store.latest_generation(&s.stack).unwrap().unwrap(), local);
-    let st = rt.block_on(m.status(&s.store, &[])).unwrap();
+    assert_eq!(
+        s.store().latest_generation(&s.stack).unwrap().unwrap(),
+        local
+    );
+    let st = rt.block_on(m.status(s.store(), &[])).unwrap();
     assert_eq!(st.len(), 1);
     assert_eq!(st[0].local, 1);
     assert_eq!(st[0].mirrored, None, "the mirror cannot be read");
@@ -102,17 +111,19 @@ fn azurite_stopped_mid_push_loses_nothing_and_the_next_push_catches_up() {
     az.restart();
     relay.mend();
     eprintln!("restart took {:?}", t.elapsed());
-    let r = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+    let r = rt
+        .block_on(m.push(s.store(), &[], &mut NoProgress))
+        .unwrap();
     assert!(r.blobs > 0);
     assert_eq!(r.generations.len(), 1);
-    assert_eq!(pending(&s.store), 0);
-    let st = rt.block_on(m.status(&s.store, &[])).unwrap();
+    assert_eq!(pending(s.store()), 0);
+    let st = rt.block_on(m.status(s.store(), &[])).unwrap();
     assert_eq!(st[0].mirrored, Some(1));
     assert!(st[0].behind_since.is_none());
 
     // Nothing duplicated: the same blobs as an uninterrupted push.
     let clean = mirror("clean", &az);
-    rt.block_on(clean.push(&s.store, &[], &mut NoProgress))
+    rt.block_on(clean.push(s.store(), &[], &mut NoProgress))
         .unwrap();
     let names = |m: &Mirror| -> BTreeSet<String> {
         rt.block_on(m.backend().list("v1/"))
@@ -127,7 +138,7 @@ fn azurite_stopped_mid_push_loses_nothing_and_the_next_push_catches_up() {
     // Nothing lost: a restore equals the original.
     let restored_dir = tempfile::tempdir().unwrap();
     let restored = Store::open(restored_dir.path(), StoreOptions::default()).unwrap();
-    rt.block_on(m.restore(&restored, &RestoreFilter::default(), &mut NoProgress))
+    rt.block_on(m.rebuild(&restored, &RebuildFilter::default(), &mut NoProgress))
         .unwrap();
-    assert_same_store(&s.store, &restored, &s.stack);
+    assert_same_store(s.store(), &restored, &s.stack);
 }

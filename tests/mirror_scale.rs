@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use statectl::keys::LocalKeyFile;
 use statectl::mirror::backend::LocalDir;
-use statectl::mirror::{Backend, Mirror, NoProgress, RestoreFilter};
+use statectl::mirror::{Backend, Mirror, NoProgress, RebuildFilter};
 use statectl::store::{Store, StoreOptions};
 use util::azurite::Azurite;
 use util::scale::Scaled;
@@ -38,21 +38,25 @@ fn scale_on(backend: Backend) {
     let rt = runtime();
 
     let mut s = Scaled::apply_new(dir.path(), N);
-    let first = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+    let first = rt
+        .block_on(m.push(s.store(), &[], &mut NoProgress))
+        .unwrap();
     assert!(
         first.blobs < N / 100,
         "a first push of {N} resources packs its objects: {} blobs",
         first.blobs
     );
 
-    let objects = s.store.object_digests().unwrap().len();
+    let objects = s.store().object_digests().unwrap().len();
     assert_eq!(
         first.objects_examined, objects,
         "a mirror's first push reads every object"
     );
 
     s.change_one();
-    let second = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+    let second = rt
+        .block_on(m.push(s.store(), &[], &mut NoProgress))
+        .unwrap();
     // O(new), not O(objects): only the objects the change inserted (the
     // resource, the tree nodes on its path, the release's headers) are read.
     assert!(
@@ -74,13 +78,17 @@ fn scale_on(backend: Backend) {
     let mut later = 0;
     for _ in 0..2 {
         s.change_one();
-        let r = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+        let r = rt
+            .block_on(m.push(s.store(), &[], &mut NoProgress))
+            .unwrap();
         assert_eq!(r.objects_examined, second.objects_examined);
         assert_eq!(r.blobs, second.blobs);
         later += r.blobs;
     }
     // Nothing left to push.
-    let again = rt.block_on(m.push(&s.store, &[], &mut NoProgress)).unwrap();
+    let again = rt
+        .block_on(m.push(s.store(), &[], &mut NoProgress))
+        .unwrap();
     assert_eq!(again.blobs, 0);
     assert_eq!(again.objects_examined, 0);
 
@@ -104,11 +112,11 @@ fn scale_on(backend: Backend) {
     let restored_dir = tempfile::tempdir().unwrap();
     let restored = Store::open(restored_dir.path(), StoreOptions::default()).unwrap();
     let r = rt
-        .block_on(m.restore(&restored, &RestoreFilter::default(), &mut NoProgress))
+        .block_on(m.rebuild(&restored, &RebuildFilter::default(), &mut NoProgress))
         .unwrap();
     assert_eq!(r.generations.len(), 1);
     assert_eq!(r.generations[0].1, 4);
-    util::scale::assert_same_store(&s.store, &restored, &s.stack);
+    util::scale::assert_same_store(s.store(), &restored, &s.stack);
     let g = restored.generation(&s.stack, 4).unwrap();
     assert_eq!(restored.observed(&g).unwrap().len(), N);
     eprintln!(
@@ -130,6 +138,12 @@ fn ten_thousand_resources_on_azurite() {
     use statectl::mirror::azure::AzureBlob;
     let az = Azurite::start();
     // SAFETY of the env: the SDK retry count is read when the client is built.
-    let b = AzureBlob::new(&az.account_url(), "scale", Some(&az.sas())).unwrap();
+    let b = AzureBlob::new(
+        &az.account_url(),
+        "scale",
+        Some(&az.sas()),
+        statectl::mirror::azure::AzureAuth::default(),
+    )
+    .unwrap();
     scale_on(Backend::Azure(Box::new(b)));
 }

@@ -11,14 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use statectl::apply::{self, ApplyOptions, QuietProgress};
 use statectl::clock::SystemClock;
 use statectl::model::*;
+use statectl::ops::{self, ApplyRequest, Cloud, Ops, OpsError, Project, Quiet, RollbackRequest};
 use statectl::plan::{PlanOptions, Target};
 use statectl::provider::sim::{Sim, SimDurability, SimTiming};
-use statectl::spec::Loader;
+use statectl::settings::Settings;
 use statectl::store::{Actor, Store, StoreOptions};
-use statectl::workflow;
 
 /// Slot i: absent, or (stateful?, property value).
 type Version = Vec<Option<(bool, i64)>>;
@@ -104,13 +103,12 @@ fn estate(v: &Version) -> Estate {
     .unwrap()
 }
 
+/// The workflows users run (lock, gate, apply), over a store and a
+/// simulator in a temporary project.
 struct World {
     _dir: tempfile::TempDir,
-    store: Store,
-    sim: Arc<Sim>,
+    ops: Ops<Cloud<Sim>>,
     stack: Stack,
-    loader: Loader,
-    rt: tokio::runtime::Runtime,
 }
 
 fn actor() -> Actor {
@@ -120,79 +118,120 @@ fn actor() -> Actor {
     }
 }
 
+/// What an apply or rollback through the ops layer left.
+enum Applied {
+    /// Converged; the stateful resources a rollback kept.
+    Kept(Vec<Address>),
+    /// The plan stopped on these blocked actions; nothing ran.
+    Blocked(Vec<statectl::plan::Action>),
+}
+
 impl World {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
+        let store = Store::open(&state, StoreOptions::default()).unwrap();
+        let sim = Arc::new(
+            Sim::open(
+                &state,
+                Arc::new(SystemClock),
+                SimTiming::Catalog,
+                SimDurability::Deferred,
+            )
+            .unwrap(),
+        );
+        let project = Project {
+            state_dir: state,
+            ..Project::new(dir.path(), Settings::default())
+        };
+        let mut ops = Ops::new(project, store)
+            .unwrap()
+            .with_provider(sim, true)
+            .unwrap();
+        ops.set_actor(actor());
         World {
-            store: Store::open(&state, StoreOptions::default()).unwrap(),
-            sim: Arc::new(
-                Sim::open(
-                    &state,
-                    Arc::new(SystemClock),
-                    SimTiming::Catalog,
-                    SimDurability::Deferred,
-                )
-                .unwrap(),
-            ),
+            ops,
             stack: Stack::new("rb", "dev").unwrap(),
-            loader: Loader::new(dir.path()),
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .unwrap(),
             _dir: dir,
         }
     }
 
-    /// Plans `version` with `options` and applies it; returns the plan's
-    /// kept list, or the blocked actions when the plan stops.
-    fn apply(
-        &self,
-        version: &str,
-        options: &PlanOptions,
-        kind: GenerationKind,
-    ) -> Result<Vec<Address>, Vec<statectl::plan::Action>> {
+    fn store(&self) -> &Store {
+        self.ops.store()
+    }
+
+    fn sim(&self) -> &Sim {
+        self.ops.cloud().provider()
+    }
+
+    /// The plan `options` would make for `version` now.
+    fn plan(&self, version: &str, options: &PlanOptions) -> statectl::plan::Plan {
         let desired =
-            workflow::desired(&self.store, &self.loader, "rb", "dev", version, None).unwrap();
-        let (plan, observed) =
-            workflow::make_plan(&self.store, &self.stack, &desired, options).unwrap();
-        let blocked: Vec<_> = plan.blocked().cloned().collect();
-        if !blocked.is_empty() {
-            return Err(blocked);
+            ops::desired(self.store(), self.ops.loader(), "rb", "dev", version, None).unwrap();
+        ops::make_plan(self.store(), &self.stack, &desired, options)
+            .unwrap()
+            .0
+    }
+
+    fn ended(
+        &self,
+        r: Result<ops::Finished, OpsError>,
+        blocked_plan: impl FnOnce() -> statectl::plan::Plan,
+    ) -> Applied {
+        match r {
+            Ok(o) => {
+                if let Some(a) = o.applied() {
+                    assert!(
+                        a.report.failures().next().is_none(),
+                        "{:?}",
+                        a.report.failures().collect::<Vec<_>>()
+                    );
+                }
+                Applied::Kept(o.plan().kept.clone())
+            }
+            Err(OpsError::Blocked(_)) => {
+                Applied::Blocked(blocked_plan().blocked().cloned().collect())
+            }
+            Err(e) => panic!("{e}"),
         }
-        let restore = workflow::restore_targets(&plan);
-        let opts = ApplyOptions {
+    }
+
+    /// Applies `version` through `ops::apply` (an emergency one with
+    /// replacements when `options` names them).
+    fn apply(&self, version: &str, options: &PlanOptions) -> Applied {
+        let emergency = !options.replace.is_empty();
+        let req = ApplyRequest {
+            plan_options: options.clone(),
             parallelism: 4,
-            kind,
-            reason: None,
-            restore,
+            emergency,
+            reason: emergency.then(|| "proptest restore".to_string()),
+            ..ApplyRequest::new(self.stack.clone(), version)
         };
-        let report = self
-            .rt
-            .block_on(apply::apply(
-                &self.store,
-                self.sim.clone(),
-                &self.stack,
-                &plan,
-                &desired.estate,
-                observed,
-                &actor(),
-                &opts,
-                &mut QuietProgress,
-            ))
-            .unwrap();
-        assert!(
-            report.failures().next().is_none(),
-            "{:?}",
-            report.failures().collect::<Vec<_>>()
-        );
-        Ok(plan.kept)
+        let r = self.ops.apply(&req, &mut Quiet);
+        self.ended(r, || self.plan(version, options))
+    }
+
+    /// Rolls back to `version` through `ops::rollback`.
+    fn rollback(&self, version: &str) -> Applied {
+        let req = RollbackRequest {
+            to: Some(version.to_string()),
+            parallelism: 4,
+            ..RollbackRequest::default()
+        };
+        let r = self.ops.rollback(&self.stack, &req, &mut Quiet);
+        self.ended(r, || {
+            self.plan(
+                version,
+                &PlanOptions {
+                    keep_stateful: true,
+                    ..PlanOptions::default()
+                },
+            )
+        })
     }
 
     fn cloud(&self) -> BTreeMap<String, ObservedResource> {
-        self.sim
+        self.sim()
             .resources()
             .into_iter()
             .map(|r| (r.address.to_string(), r))
@@ -210,17 +249,29 @@ proptest! {
         let estates: Vec<Estate> = history.iter().map(estate).collect();
         for (i, e) in estates.iter().enumerate() {
             let v = format!("1.{i}.0");
-            w.store.create_release("rb", &v, std::slice::from_ref(e), None, &actor()).unwrap();
+            w.store().create_release("rb", &v, std::slice::from_ref(e), None, &actor()).unwrap();
             // Forward applies are allowed to delete data: the test is about rollback.
-            w.apply(&v, &PlanOptions { allow_data_loss: true, ..PlanOptions::default() }, GenerationKind::Apply).unwrap();
+            let forward = w.apply(&v, &PlanOptions { allow_data_loss: true, ..PlanOptions::default() });
+            prop_assert!(matches!(forward, Applied::Kept(_)), "a forward apply with data loss allowed is never blocked");
         }
-        let target = back.index(estates.len() - 1);
+        // The rollback points: every release whose apply recorded a
+        // generation (a release with the content of the one before it
+        // changes nothing and records none), the current one first.
+        let points: Vec<usize> = ops::rollback_points(w.store(), &w.stack)
+            .unwrap()
+            .iter()
+            .filter_map(|g| g.release.as_deref()?.strip_prefix("1.")?.strip_suffix(".0")?.parse().ok())
+            .collect();
+        if points.len() < 2 {
+            return Ok(());
+        }
+        let target = points[1 + back.index(points.len() - 1)];
         // What exists right before the rollback.
         let before = w.cloud();
         ever_stateful.extend(before.keys().filter(|a| before[*a].arm_type == "Microsoft.Storage/storageAccounts").cloned());
-        let kept = match w.apply(&format!("1.{target}.0"), &PlanOptions { keep_stateful: true, ..PlanOptions::default() }, GenerationKind::Rollback) {
-            Ok(k) => k,
-            Err(blocked) => {
+        let kept = match w.rollback(&format!("1.{target}.0")) {
+            Applied::Kept(k) => k,
+            Applied::Blocked(blocked) => {
                 // The rollback stops rather than replace a stateful resource
                 // (its type or a replacement-forcing property changed since):
                 // nothing was applied, nothing was lost.
@@ -248,8 +299,7 @@ proptest! {
         }
         prop_assert!(kept.iter().all(|a| before[a].arm_type == "Microsoft.Storage/storageAccounts"));
         // A second plan of the target is empty apart from what is kept.
-        let desired = workflow::desired(&w.store, &w.loader, "rb", "dev", &format!("1.{target}.0"), None).unwrap();
-        let (again, _) = workflow::make_plan(&w.store, &w.stack, &desired, &PlanOptions { keep_stateful: true, ..PlanOptions::default() }).unwrap();
+        let again = w.plan(&format!("1.{target}.0"), &PlanOptions { keep_stateful: true, ..PlanOptions::default() });
         prop_assert!(again.is_empty(), "{:?}", again.actions.iter().map(|a| (a.kind, a.address.to_string())).collect::<Vec<_>>());
     }
 
@@ -257,20 +307,19 @@ proptest! {
     fn replacing_any_set_converges_with_the_same_addresses(v in version(), picks in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
         let w = World::new();
         let e = estate(&v);
-        w.store.create_release("rb", "1.0.0", std::slice::from_ref(&e), None, &actor()).unwrap();
-        w.apply("1.0.0", &PlanOptions::default(), GenerationKind::Apply).unwrap();
+        w.store().create_release("rb", "1.0.0", std::slice::from_ref(&e), None, &actor()).unwrap();
+        prop_assert!(matches!(w.apply("1.0.0", &PlanOptions::default()), Applied::Kept(_)), "the first apply converges");
         let before = w.cloud();
         let addrs: Vec<&Address> = e.resources().keys().collect();
         let replace: BTreeSet<Target> = picks.iter().map(|i| Target::Resource((*i.get(&addrs)).clone())).collect();
         let opts = PlanOptions { replace: replace.into_iter().collect(), allow_data_loss: true, ..PlanOptions::default() };
-        w.apply("1.0.0", &opts, GenerationKind::Emergency).unwrap();
+        prop_assert!(matches!(w.apply("1.0.0", &opts), Applied::Kept(_)), "the restore converges");
         let after = w.cloud();
         prop_assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
         for (a, r) in &after {
             prop_assert_eq!(&r.properties, &before[a].properties);
         }
-        let desired = workflow::desired(&w.store, &w.loader, "rb", "dev", "1.0.0", None).unwrap();
-        let (again, _) = workflow::make_plan(&w.store, &w.stack, &desired, &PlanOptions::default()).unwrap();
+        let again = w.plan("1.0.0", &PlanOptions::default());
         prop_assert!(again.is_empty());
     }
 }

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use statectl::model::{Address, Estate, PolicyException};
 use statectl::spec::Loader;
-use statectl::verify::{self, Context, Outcome, inject};
+use statectl::verify::{self, Evidence, Verdict, inject};
 
 /// The date the shipped exceptions are judged on.
 const TODAY: &str = "2026-11-23";
@@ -46,7 +46,7 @@ fn stacks() -> &'static [Stack] {
 
 /// Findings of `rule` on `estate`, before exceptions.
 fn findings_of(estate: &Estate, rule: &str) -> Vec<Option<Address>> {
-    verify::verify(estate, &[], TODAY, &Context::default())
+    verify::verify(estate, &[], TODAY, &Evidence::default())
         .findings
         .into_iter()
         .filter(|(f, _)| f.rule == rule)
@@ -76,12 +76,12 @@ fn assert_caught(stack: &str, fault: &inject::Fault, broken: &inject::Injected) 
 fn the_shipped_estates_pass_every_rule() {
     assert_eq!(stacks().len(), 12, "4 estates x 3 environments");
     for s in stacks() {
-        let report = verify::verify(&s.estate, &s.exceptions, TODAY, &Context::default());
+        let report = verify::verify(&s.estate, &s.exceptions, TODAY, &Evidence::default());
         let failing: Vec<_> = report.failures().collect();
         assert!(failing.is_empty(), "{}: {failing:#?}", s.estate.stack());
         for (f, o) in &report.findings {
             assert!(
-                matches!(o, Outcome::Excepted { .. }),
+                matches!(o, Verdict::Excepted { .. }),
                 "{}: {f:?} is not excepted",
                 s.estate.stack()
             );

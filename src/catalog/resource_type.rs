@@ -110,6 +110,25 @@ pub struct Price {
 }
 
 impl ResourceType {
+    /// Its catalog facts as JSON (`statectl types --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.arm_type,
+            "summary": self.summary,
+            "taggable": self.taggable,
+            "stateful": self.stateful,
+            "private_dns_zone": self.private_link.map(|p| p.dns_zone),
+            "id_template": self.id_template,
+            "force_new": self.force_new,
+            "computed": self.computed,
+            "sensitive": self.sensitive,
+            "diagnostics": self.diagnostics,
+            "create_secs": self.timing.create,
+            "restore_secs": self.timing.restore,
+            "timing_source": self.timing.source,
+        })
+    }
+
     /// Whether a computed attribute is a secret.
     pub fn is_sensitive(&self, attr: &str) -> bool {
         self.sensitive.contains(&attr)

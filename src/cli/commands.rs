@@ -8,7 +8,6 @@ use super::args::{Cli, Command, JsonFlag, Selection, Stack};
 use super::context::Context;
 use super::{apply_cmds, mirror_cmds, store_cmds, verify_cmd};
 use crate::catalog;
-use crate::model::Estate;
 use crate::spec::Loader;
 
 /// Runs the parsed command.
@@ -95,41 +94,8 @@ fn validate(loader: &Loader, sel: &Selection, out: &mut dyn Write) -> Result<(),
 
 fn graph(loader: &Loader, stack: &Stack, out: &mut dyn Write) -> Result<(), CliError> {
     let estate = loader.load(&stack.estate, &stack.env)?;
-    write!(out, "{}", dot(&estate))?;
+    write!(out, "{}", estate.to_dot())?;
     Ok(())
-}
-
-/// The estate's dependency graph in Graphviz DOT, one cluster per module.
-pub fn dot(estate: &Estate) -> String {
-    let mut s = format!("digraph \"{}\" {{\n", estate.stack());
-    s.push_str(
-        "  rankdir = \"RL\";\n  node [shape = \"box\", fontname = \"Helvetica\", fontsize = 10];\n",
-    );
-    let mut current: Option<&str> = None;
-    for (addr, r) in estate.resources() {
-        if current != Some(addr.module()) {
-            if current.is_some() {
-                s.push_str("  }\n");
-            }
-            s.push_str(&format!(
-                "  subgraph \"cluster_{0}\" {{\n    label = \"module.{0}\";\n",
-                addr.module()
-            ));
-            current = Some(addr.module());
-        }
-        s.push_str(&format!(
-            "    \"{addr}\" [label = \"{addr}\\n{}\"];\n",
-            r.arm_type
-        ));
-    }
-    if current.is_some() {
-        s.push_str("  }\n");
-    }
-    for (from, to) in estate.graph().edges() {
-        s.push_str(&format!("  \"{from}\" -> \"{to}\";\n"));
-    }
-    s.push_str("}\n");
-    s
 }
 
 fn estates(loader: &Loader, flag: &JsonFlag, out: &mut dyn Write) -> Result<(), CliError> {
@@ -185,31 +151,8 @@ fn estates(loader: &Loader, flag: &JsonFlag, out: &mut dyn Write) -> Result<(), 
 fn types(flag: &JsonFlag, out: &mut dyn Write) -> Result<(), CliError> {
     let all = catalog::all();
     if flag.json {
-        let json: Vec<serde_json::Value> = all
-            .iter()
-            .map(|t| {
-                serde_json::json!({
-                    "type": t.arm_type,
-                    "summary": t.summary,
-                    "taggable": t.taggable,
-                    "stateful": t.stateful,
-                    "private_dns_zone": t.private_link.map(|p| p.dns_zone),
-                    "id_template": t.id_template,
-                    "force_new": t.force_new,
-                    "computed": t.computed,
-                    "sensitive": t.sensitive,
-                    "diagnostics": t.diagnostics,
-                    "create_secs": t.timing.create,
-                    "restore_secs": t.timing.restore,
-                    "timing_source": t.timing.source,
-                })
-            })
-            .collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        )?;
+        let json: Vec<serde_json::Value> = all.iter().map(|t| t.to_json()).collect();
+        super::render::json(out, &json)?;
         return Ok(());
     }
     let width = all.iter().map(|t| t.arm_type.len()).max().unwrap_or(4);

@@ -1,69 +1,94 @@
-//! The resolution step: turns raw arguments into what handlers need (project,
-//! state directory, clock, actor). This is the only place the environment
-//! (`STATECTL_*`, `USER`, CI variables) is read.
+//! The resolution step: turns raw arguments and the process settings into
+//! what handlers need (the project, its workflows, the terminal).
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::CliError;
 use super::args::Cli;
-use crate::clock::{self, Clock};
+use super::render::Term;
+use crate::clock::Clock;
 use crate::model::Stack;
+use crate::ops::{Cloud, Ops, Project};
+use crate::provider::sim::Sim;
+use crate::settings::Settings;
 use crate::spec::Loader;
-use crate::store::{Actor, Store, StoreOptions};
 
 /// Everything a handler needs besides its own arguments.
 pub struct Context {
-    /// The project folder.
-    pub project: PathBuf,
-    /// The state directory.
-    pub state_dir: PathBuf,
+    /// The project and its settings.
+    pub project: Project,
     /// The clock.
     pub clock: Arc<dyn Clock>,
-    /// The command line, for audit records.
-    pub command_line: String,
 }
 
 impl Context {
-    /// Resolves the global options.
-    pub fn new(cli: &Cli, command_line: String) -> Result<Self, CliError> {
+    /// Resolves the global options against the process settings.
+    pub fn new(cli: &Cli, command_line: String, settings: Settings) -> Result<Self, CliError> {
         let state_dir = cli
             .state_dir
             .clone()
             .unwrap_or_else(|| cli.project.join(".statectl"));
-        Ok(Context {
-            project: cli.project.clone(),
+        let project = Project {
+            root: cli.project.clone(),
             state_dir,
-            clock: clock::from_env()?,
             command_line,
+            settings,
+        };
+        Ok(Context {
+            clock: project.clock()?,
+            project,
         })
+    }
+
+    /// The project folder.
+    pub fn root(&self) -> &PathBuf {
+        &self.project.root
     }
 
     /// The spec loader for the project.
     pub fn loader(&self) -> Loader {
-        Loader::new(&self.project)
+        Loader::new(&self.project.root)
     }
 
-    fn options(&self) -> StoreOptions {
-        StoreOptions {
-            clock: self.clock.clone(),
-            key_file: std::env::var_os("STATECTL_KEY_FILE").map(PathBuf::from),
+    /// The store, which must exist (for commands that only read it).
+    pub fn existing_store(&self) -> Result<crate::store::Store, CliError> {
+        Ok(crate::store::Store::open_existing(
+            &self.project.state_dir,
+            self.project.store_options(self.clock.clone()),
+        )?)
+    }
+
+    /// The workflows over the store (created if needed).
+    pub fn ops(&self) -> Result<Ops, CliError> {
+        Ok(Ops::open(self.project.clone())?)
+    }
+
+    /// The workflows over the store, which must exist.
+    pub fn existing_ops(&self) -> Result<Ops, CliError> {
+        Ok(Ops::open_existing(self.project.clone())?)
+    }
+
+    /// The workflows with the embedded simulator attached.
+    pub fn sim_ops(&self, existing: bool) -> Result<Ops<Cloud<Sim>>, CliError> {
+        let ops = if existing {
+            self.existing_ops()?
+        } else {
+            self.ops()?
+        };
+        Ok(ops.with_sim()?)
+    }
+
+    /// The terminal side of a workflow, writing to `out`.
+    pub fn term<'a>(&self, out: &'a mut dyn Write, no_color: bool, auto_approve: bool) -> Term<'a> {
+        let settings = &self.project.settings;
+        Term {
+            out,
+            color: !no_color && !settings.no_color && std::io::stdout().is_terminal(),
+            auto_approve,
+            bars: std::io::stderr().is_terminal() && !settings.ci,
         }
-    }
-
-    /// Opens (creating if needed) the state store.
-    pub fn store(&self) -> Result<Store, CliError> {
-        Ok(Store::open(&self.state_dir, self.options())?)
-    }
-
-    /// Opens the state store, which must exist.
-    pub fn existing_store(&self) -> Result<Store, CliError> {
-        Ok(Store::open_existing(&self.state_dir, self.options())?)
-    }
-
-    /// Who is running this command.
-    pub fn actor(&self) -> Actor {
-        Actor::from_env(&self.command_line)
     }
 
     /// Validates a stack name pair.

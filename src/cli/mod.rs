@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod context;
 mod mirror_cmds;
+mod render;
 mod store_cmds;
 mod verify_cmd;
 
@@ -22,14 +23,14 @@ use clap::Parser;
 
 pub use args::{Cli, Command};
 
+use crate::ops::OpsError;
 use crate::spec::{SpecError, SpecErrors};
 use crate::store::StoreError;
-use crate::store::statefile::StateFileError;
 
 /// Everything a command can fail with, and the exit code each maps to.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// Invalid specs (already rendered by the handler when it printed them).
+    /// Invalid specs (rendered with their source lines by `run`).
     #[error("{0}")]
     Spec(#[from] SpecErrors),
     /// Some checks failed; the handler printed them.
@@ -41,36 +42,18 @@ pub enum CliError {
     /// The state store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A state file does not parse.
-    #[error("invalid state file {file}: {source}")]
-    StateFile {
-        /// The file.
-        file: String,
-        /// Where and what.
-        #[source]
-        source: StateFileError,
-    },
     /// `STATECTL_NOW` does not parse.
     #[error(transparent)]
     Clock(#[from] crate::clock::NowError),
     /// An argument is well-formed for clap but not valid here.
     #[error("{0}")]
     Input(String),
-    /// A plan or apply workflow stopped.
+    /// A workflow stopped.
     #[error(transparent)]
-    Workflow(#[from] crate::workflow::WorkflowError),
+    Ops(#[from] OpsError),
     /// The simulator failed or refused.
     #[error(transparent)]
     Sim(#[from] crate::provider::sim::SimError),
-    /// The mirror failed or refused.
-    #[error(transparent)]
-    Mirror(#[from] crate::mirror::MirrorError),
-    /// The mirror configuration is unusable.
-    #[error(transparent)]
-    MirrorConfig(#[from] crate::mirror::config::ConfigError),
-    /// A key file or key provider failed.
-    #[error(transparent)]
-    Key(#[from] crate::keys::KeyError),
     /// `--detailed-exitcode` found changes (exit 2, not an error).
     #[error("")]
     Changes,
@@ -86,19 +69,17 @@ impl CliError {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Spec(_)
-            | CliError::Failed(_)
-            | CliError::Output(_)
-            | CliError::Store(_)
-            | CliError::StateFile { .. }
-            | CliError::Clock(_)
-            | CliError::Input(_)
-            | CliError::Workflow(_)
-            | CliError::Sim(_)
-            | CliError::Mirror(_)
-            | CliError::MirrorConfig(_)
-            | CliError::Key(_) => 1,
             CliError::Changes => 2,
+            _ => 1,
+        }
+    }
+
+    /// The spec errors inside, to render with their source lines.
+    fn specs(&self) -> Option<&SpecErrors> {
+        match self {
+            CliError::Spec(s) => Some(s),
+            CliError::Ops(o) => o.spec_errors(),
+            _ => None,
         }
     }
 }
@@ -148,7 +129,7 @@ where
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = context::Context::new(&cli, command_line)
+    let result = context::Context::new(&cli, command_line, crate::settings::Settings::from_env())
         .and_then(|ctx| commands::dispatch(&cli, &ctx, &mut out));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,11 +140,10 @@ where
             let mut err = std::io::stderr().lock();
             match &e {
                 CliError::Changes => {}
-                CliError::Spec(specs) => {
-                    let _ = writeln!(err, "{}", specs.render());
-                }
-                CliError::Workflow(crate::workflow::WorkflowError::Spec(specs)) => {
-                    let _ = writeln!(err, "{}", specs.render());
+                e if e.specs().is_some() => {
+                    if let Some(specs) = e.specs() {
+                        let _ = writeln!(err, "{}", specs.render());
+                    }
                 }
                 other => {
                     let _ = writeln!(err, "error: {other}");

@@ -27,6 +27,7 @@ use futures::TryStreamExt as _;
 
 use super::backend::{BlobError, Etag, LeaseId, ServiceProperties};
 use crate::keys::{DataKey, KeyError, KeyProvider, WrappedKey};
+use crate::settings::CredentialHint;
 
 /// Removes anything that could be a credential from a message: the SAS
 /// token itself and any `sig=` parameter (reqwest errors quote the URL).
@@ -52,15 +53,40 @@ fn redact(message: &str, sas: Option<&str>) -> String {
     out
 }
 
-fn client_options() -> ClientOptions {
+/// How the Azure clients sign in and retry, from [`crate::settings::Settings`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AzureAuth {
+    /// The SDK's retries per call (`STATECTL_MIRROR_RETRIES`, default 3).
+    pub retries: u32,
+    /// Which Entra ID credential to use when there is no SAS token.
+    pub credential: CredentialHint,
+}
+
+impl Default for AzureAuth {
+    fn default() -> Self {
+        AzureAuth {
+            retries: 3,
+            credential: CredentialHint::DeveloperTools,
+        }
+    }
+}
+
+impl AzureAuth {
+    /// From the process settings.
+    pub fn from_settings(s: &crate::settings::Settings) -> Self {
+        AzureAuth {
+            retries: s.mirror_retries.unwrap_or(3),
+            credential: s.credential,
+        }
+    }
+}
+
+fn client_options(auth: AzureAuth) -> ClientOptions {
     // Our own push retries (next apply, `mirror push`) are the durable ones;
     // the SDK's are kept short so a dead endpoint fails in seconds, and off
     // with STATECTL_MIRROR_RETRIES=0 (tests: Azurite answers 500 for calls it
     // does not implement, and default retries take ~80 s to give up).
-    let retries: u32 = std::env::var("STATECTL_MIRROR_RETRIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let retries = auth.retries;
     let retry = if retries == 0 {
         RetryOptions::none()
     } else {
@@ -76,22 +102,25 @@ fn client_options() -> ClientOptions {
     }
 }
 
-/// The credential for Microsoft Entra ID, chosen from the environment.
-fn credential() -> Result<(Arc<dyn TokenCredential>, &'static str), String> {
-    if std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-        let c = azure_identity::WorkloadIdentityCredential::new(None)
-            .map_err(|e| format!("workload identity: {e}"))?;
-        return Ok((c, "workload identity"));
+/// The credential for Microsoft Entra ID that the environment suggests.
+fn credential(hint: CredentialHint) -> Result<(Arc<dyn TokenCredential>, &'static str), String> {
+    match hint {
+        CredentialHint::WorkloadIdentity => {
+            let c = azure_identity::WorkloadIdentityCredential::new(None)
+                .map_err(|e| format!("workload identity: {e}"))?;
+            Ok((c, "workload identity"))
+        }
+        CredentialHint::ManagedIdentity => {
+            let c = azure_identity::ManagedIdentityCredential::new(None)
+                .map_err(|e| format!("managed identity: {e}"))?;
+            Ok((c, "managed identity"))
+        }
+        CredentialHint::DeveloperTools => {
+            let c = azure_identity::DeveloperToolsCredential::new(None)
+                .map_err(|e| format!("developer credentials (az login): {e}"))?;
+            Ok((c, "developer credentials"))
+        }
     }
-    if std::env::var_os("IDENTITY_ENDPOINT").is_some() || std::env::var_os("MSI_ENDPOINT").is_some()
-    {
-        let c = azure_identity::ManagedIdentityCredential::new(None)
-            .map_err(|e| format!("managed identity: {e}"))?;
-        return Ok((c, "managed identity"));
-    }
-    let c = azure_identity::DeveloperToolsCredential::new(None)
-        .map_err(|e| format!("developer credentials (az login): {e}"))?;
-    Ok((c, "developer credentials"))
 }
 
 /// An Azure Blob Storage container.
@@ -119,12 +148,6 @@ impl std::fmt::Debug for AzureBlob {
 #[error("{0}")]
 pub struct AzureSetupError(pub String);
 
-impl From<AzureSetupError> for crate::cli::CliError {
-    fn from(e: AzureSetupError) -> Self {
-        crate::cli::CliError::Input(e.0)
-    }
-}
-
 impl AzureBlob {
     /// A client for `container` in the account at `account_url`, with a SAS
     /// token or (without one) Microsoft Entra ID.
@@ -132,13 +155,14 @@ impl AzureBlob {
         account_url: &str,
         container: &str,
         sas: Option<&str>,
+        auth: AzureAuth,
     ) -> Result<Self, AzureSetupError> {
         let base = account_url.trim_end_matches('/');
         let sas = sas.map(|s| s.trim_start_matches('?').to_string());
-        let (url, cred, auth) = match &sas {
+        let (url, cred, how) = match &sas {
             Some(s) => (format!("{base}?{s}"), None, "SAS token"),
             None => {
-                let (c, how) = credential().map_err(|e| {
+                let (c, how) = credential(auth.credential).map_err(|e| {
                     AzureSetupError(format!(
                         "no credential for {base}: {e}; sign in (az login), run with a managed or workload identity, or set STATECTL_MIRROR_SAS"
                     ))
@@ -156,7 +180,7 @@ impl AzureBlob {
             url,
             cred,
             Some(BlobServiceClientOptions {
-                client_options: client_options(),
+                client_options: client_options(auth),
                 ..Default::default()
             }),
         )
@@ -167,7 +191,7 @@ impl AzureBlob {
             container: client,
             account_url: base.to_string(),
             container_name: container.to_string(),
-            auth,
+            auth: how,
             sas,
             created: tokio::sync::OnceCell::new(),
         })
@@ -440,11 +464,12 @@ impl AzureBlob {
 pub struct KeyVaultKeys {
     vault: String,
     name: String,
+    auth: AzureAuth,
 }
 
 impl KeyVaultKeys {
     /// A provider for the key at `url` (`https://<vault>.vault.azure.net/keys/<name>`).
-    pub fn new(url: &str) -> Result<Self, AzureSetupError> {
+    pub fn new(url: &str, auth: AzureAuth) -> Result<Self, AzureSetupError> {
         let bad = || {
             AzureSetupError(format!(
                 "`{url}` is not a Key Vault key URL: write https://<vault>.vault.azure.net/keys/<name>"
@@ -458,6 +483,7 @@ impl KeyVaultKeys {
                 Ok(KeyVaultKeys {
                     vault: format!("https://{h}/"),
                     name: n.to_string(),
+                    auth,
                 })
             }
             _ => Err(bad()),
@@ -481,13 +507,14 @@ impl KeyVaultKeys {
             message,
         };
         let vault2 = self.vault.clone();
+        let auth = self.auth;
         std::thread::spawn(move || -> Result<T, String> {
-            let (cred, _) = credential()?;
+            let (cred, _) = credential(auth.credential)?;
             let client = azure_security_keyvault_keys::KeyClient::new(
                 &vault2,
                 cred,
                 Some(azure_security_keyvault_keys::KeyClientOptions {
-                    client_options: client_options(),
+                    client_options: client_options(auth),
                     ..Default::default()
                 }),
             )
@@ -642,13 +669,25 @@ mod tests {
 
     #[test]
     fn key_vault_urls() {
-        let k = KeyVaultKeys::new("https://kv1.vault.azure.net/keys/statectl-kek").unwrap();
+        let k = KeyVaultKeys::new(
+            "https://kv1.vault.azure.net/keys/statectl-kek",
+            AzureAuth::default(),
+        )
+        .unwrap();
         assert_eq!(
             k.describe(),
             "Key Vault key https://kv1.vault.azure.net/keys/statectl-kek"
         );
-        assert!(KeyVaultKeys::new("http://kv1.vault.azure.net/keys/x").is_err());
-        assert!(KeyVaultKeys::new("https://kv1.vault.azure.net/secrets/x").is_err());
+        assert!(
+            KeyVaultKeys::new("http://kv1.vault.azure.net/keys/x", AzureAuth::default()).is_err()
+        );
+        assert!(
+            KeyVaultKeys::new(
+                "https://kv1.vault.azure.net/secrets/x",
+                AzureAuth::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

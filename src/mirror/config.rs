@@ -22,6 +22,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::settings::Settings;
+
 /// Which blob store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -72,6 +74,8 @@ pub struct MirrorConfig {
     pub sas: Option<String>,
     /// Where the setting came from, for messages.
     pub origin: String,
+    /// How Azure clients sign in and retry.
+    pub azure: super::azure::AzureAuth,
 }
 
 impl std::fmt::Debug for MirrorConfig {
@@ -82,6 +86,7 @@ impl std::fmt::Debug for MirrorConfig {
             .field("push", &self.push)
             .field("sas", &self.sas.as_ref().map(|_| "<hidden>"))
             .field("origin", &self.origin)
+            .field("azure", &self.azure)
             .finish()
     }
 }
@@ -101,12 +106,8 @@ pub struct ConfigError {
 /// `~/.config/statectl/mirror.key`), so losing the state directory does not
 /// lose the key that reads its mirror. Without a home directory, beside the
 /// state directory.
-pub fn default_key_file(state_dir: &Path) -> PathBuf {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-    match base {
+pub fn default_key_file(state_dir: &Path, settings: &Settings) -> PathBuf {
+    match &settings.config_home {
         Some(b) => b.join("statectl").join("mirror.key"),
         None => state_dir.with_file_name(".statectl-mirror.key"),
     }
@@ -167,7 +168,11 @@ pub fn parse_location(url: &str, project: &Path, origin: &str) -> Result<Locatio
 
 /// Reads the mirror configuration for a project: `None` when no mirror is
 /// configured.
-pub fn load(project: &Path, state_dir: &Path) -> Result<Option<MirrorConfig>, ConfigError> {
+pub fn load(
+    project: &Path,
+    state_dir: &Path,
+    settings: &Settings,
+) -> Result<Option<MirrorConfig>, ConfigError> {
     let file = project.join("statectl.toml");
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => Some(t),
@@ -221,8 +226,7 @@ pub fn load(project: &Path, state_dir: &Path) -> Result<Option<MirrorConfig>, Co
             }
         }
     }
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let (url, url_origin) = match env("STATECTL_MIRROR") {
+    let (url, url_origin) = match settings.mirror.clone() {
         Some(u) => (u, "STATECTL_MIRROR".to_string()),
         None => match get("url")? {
             Some(u) => (u, format!("{origin} url")),
@@ -231,14 +235,12 @@ pub fn load(project: &Path, state_dir: &Path) -> Result<Option<MirrorConfig>, Co
     };
     let location = parse_location(&url, project, &url_origin)?;
     let keys = match get("keys")?.as_deref().unwrap_or("local") {
-        "local" => Keys::Local(match env("STATECTL_MIRROR_KEY_FILE") {
-            Some(p) => PathBuf::from(p),
-            None => match get("key_file")? {
-                Some(p) if Path::new(&p).is_absolute() => PathBuf::from(p),
-                Some(p) => project.join(p),
-                None => default_key_file(state_dir),
-            },
-        }),
+        "local" => Keys::Local(local_key_file(
+            project,
+            state_dir,
+            settings,
+            get("key_file")?.as_deref(),
+        )),
         "azure-keyvault" => Keys::AzureKeyVault(get("key_vault_key")?.ok_or_else(|| {
             ConfigError {
                 origin: format!("{origin} key_vault_key"),
@@ -266,9 +268,28 @@ pub fn load(project: &Path, state_dir: &Path) -> Result<Option<MirrorConfig>, Co
         location,
         keys,
         push,
-        sas: env("STATECTL_MIRROR_SAS"),
+        sas: settings.mirror_sas.clone(),
         origin: url_origin,
+        azure: super::azure::AzureAuth::from_settings(settings),
     }))
+}
+
+/// The local key file that seals the mirror, by precedence:
+/// `STATECTL_MIRROR_KEY_FILE`, then `key_file` in `statectl.toml` (relative
+/// to the project), then [`default_key_file`]. The one statement of the
+/// rule: `keys init` and the configuration both use it.
+pub fn local_key_file(
+    project: &Path,
+    state_dir: &Path,
+    settings: &Settings,
+    configured: Option<&str>,
+) -> PathBuf {
+    match (&settings.mirror_key_file, configured) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) if Path::new(p).is_absolute() => PathBuf::from(p),
+        (None, Some(p)) => project.join(p),
+        (None, None) => default_key_file(state_dir, settings),
+    }
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ pub enum MirrorError {
 }
 
 /// Progress of a long push or restore.
-pub trait Progress: Send {
+pub trait TransferProgress: Send {
     /// `done` of `total` objects, `bytes` so far.
     fn update(&mut self, done: usize, total: usize, bytes: u64);
 }
@@ -128,7 +128,7 @@ pub trait Progress: Send {
 #[derive(Debug, Default)]
 pub struct NoProgress;
 
-impl Progress for NoProgress {
+impl TransferProgress for NoProgress {
     fn update(&mut self, _: usize, _: usize, _: u64) {}
 }
 
@@ -169,9 +169,9 @@ pub struct PushReport {
     pub elapsed: Duration,
 }
 
-/// What a restore did.
+/// What rebuilding a store from the mirror (`statectl mirror restore`) did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RestoreReport {
+pub struct RebuildReport {
     /// Objects imported (new to this store).
     pub objects: usize,
     /// Releases imported.
@@ -201,7 +201,7 @@ pub struct StackStatus {
 
 /// Which stacks, and how far, a restore brings back.
 #[derive(Debug, Default, Clone)]
-pub struct RestoreFilter {
+pub struct RebuildFilter {
     /// Only this estate.
     pub estate: Option<String>,
     /// Only this environment.
@@ -331,7 +331,7 @@ impl Mirror {
         &self,
         items: Vec<(String, Vec<u8>)>,
         store: &Store,
-        progress: &mut dyn Progress,
+        progress: &mut dyn TransferProgress,
         report: &mut PushReport,
     ) -> Result<(), MirrorError> {
         let total = items.len();
@@ -400,7 +400,7 @@ impl Mirror {
         &self,
         packs: Vec<(Digest, Vec<Digest>)>,
         store: &Store,
-        progress: &mut dyn Progress,
+        progress: &mut dyn TransferProgress,
         report: &mut PushReport,
     ) -> Result<(), MirrorError> {
         let total: usize = packs.iter().map(|(_, m)| m.len()).sum();
@@ -457,7 +457,7 @@ impl Mirror {
         &self,
         store: &Store,
         stacks: &[Stack],
-        progress: &mut dyn Progress,
+        progress: &mut dyn TransferProgress,
     ) -> Result<PushReport, MirrorError> {
         let started = Instant::now();
         let mut report = PushReport::default();
@@ -834,14 +834,14 @@ impl Mirror {
 
     /// Rebuilds history from the mirror into `store` (normally empty),
     /// verifying every object.
-    pub async fn restore(
+    pub async fn rebuild(
         &self,
         store: &Store,
-        filter: &RestoreFilter,
-        progress: &mut dyn Progress,
-    ) -> Result<RestoreReport, MirrorError> {
+        filter: &RebuildFilter,
+        progress: &mut dyn TransferProgress,
+    ) -> Result<RebuildReport, MirrorError> {
         let started = Instant::now();
-        let mut report = RestoreReport::default();
+        let mut report = RebuildReport::default();
 
         match self.get(&layout::data_key()).await {
             Ok((bytes, _)) => {

@@ -28,6 +28,40 @@ pub struct Estate {
 }
 
 impl Estate {
+    /// The dependency graph in Graphviz DOT, one cluster per module (an
+    /// edge A -> B: A depends on B).
+    pub fn to_dot(&self) -> String {
+        let mut s = format!("digraph \"{}\" {{\n", self.stack());
+        s.push_str(
+            "  rankdir = \"RL\";\n  node [shape = \"box\", fontname = \"Helvetica\", fontsize = 10];\n",
+        );
+        let mut current: Option<&str> = None;
+        for (addr, r) in self.resources() {
+            if current != Some(addr.module()) {
+                if current.is_some() {
+                    s.push_str("  }\n");
+                }
+                s.push_str(&format!(
+                    "  subgraph \"cluster_{0}\" {{\n    label = \"module.{0}\";\n",
+                    addr.module()
+                ));
+                current = Some(addr.module());
+            }
+            s.push_str(&format!(
+                "    \"{addr}\" [label = \"{addr}\\n{}\"];\n",
+                r.arm_type
+            ));
+        }
+        if current.is_some() {
+            s.push_str("  }\n");
+        }
+        for (from, to) in self.graph().edges() {
+            s.push_str(&format!("  \"{from}\" -> \"{to}\";\n"));
+        }
+        s.push_str("}\n");
+        s
+    }
+
     /// Builds an estate, deriving and checking its dependency graph.
     pub fn new(
         name: String,

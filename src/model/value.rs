@@ -204,6 +204,27 @@ impl Value {
             Value::Template(_) => J::String(self.to_string()),
         }
     }
+
+    /// A value from JSON; `None` where JSON holds a null (no property value
+    /// is null) or a number no value can hold.
+    pub fn from_json(j: &serde_json::Value) -> Option<Value> {
+        use serde_json::Value as J;
+        Some(match j {
+            J::Null => return None,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => n
+                .as_i64()
+                .map(Value::Int)
+                .or_else(|| n.as_f64().map(Value::Float))?,
+            J::String(s) => Value::String(s.clone()),
+            J::Array(a) => Value::List(a.iter().map(Value::from_json).collect::<Option<_>>()?),
+            J::Object(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| Some((k.clone(), Value::from_json(v)?)))
+                    .collect::<Option<_>>()?,
+            ),
+        })
+    }
 }
 
 impl From<String> for Value {

@@ -6,7 +6,7 @@ use crate::model::{Stack, UtcTime};
 /// A copy of a generation taken before a production apply (the equivalent
 /// of `terraform state pull > backup.tfstate` in seed 004's procedure).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Backup {
+pub struct StateBackup {
     /// The stack.
     pub stack: String,
     /// The generation it copies.
@@ -25,7 +25,7 @@ impl Store {
         generation: u64,
         state: String,
     ) -> Result<(), StoreError> {
-        let b = Backup {
+        let b = StateBackup {
             stack: stack.key(),
             generation,
             taken_at: self.clock.now(),
@@ -44,7 +44,7 @@ impl Store {
     }
 
     /// The backups of a stack, oldest first.
-    pub fn backups(&self, stack: &Stack) -> Result<Vec<Backup>, StoreError> {
+    pub fn backups(&self, stack: &Stack) -> Result<Vec<StateBackup>, StoreError> {
         let key = stack.key();
         self.read(|r| {
             let t = r.open_table(schema::BACKUPS)?;

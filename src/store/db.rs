@@ -29,23 +29,19 @@ impl Actor {
     /// The actor of this process: a CI identity when one is set (GitHub
     /// Actions, Azure DevOps), else `user@host`; `how` is the version and
     /// command line.
-    pub fn from_env(command: &str) -> Self {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let name =
-            if let (Some(actor), Some(repo)) = (env("GITHUB_ACTOR"), env("GITHUB_REPOSITORY")) {
-                format!("github:{repo}@{actor}")
-            } else if let Some(who) =
-                env("BUILD_REQUESTEDFOREMAIL").or_else(|| env("BUILD_REQUESTEDFOR"))
-            {
-                format!("azure-devops:{who}")
-            } else {
-                let user = env("USER")
-                    .or_else(|| env("LOGNAME"))
-                    .or_else(|| env("USERNAME"))
-                    .or_else(user_from_uid)
-                    .unwrap_or_else(|| "unknown".into());
-                format!("{user}@{}", hostname())
-            };
+    pub fn new(identity: &crate::settings::Identity, command: &str) -> Self {
+        let name = if let Some((actor, repo)) = &identity.github {
+            format!("github:{repo}@{actor}")
+        } else if let Some(who) = &identity.azure_devops {
+            format!("azure-devops:{who}")
+        } else {
+            let user = identity
+                .user
+                .clone()
+                .or_else(user_from_uid)
+                .unwrap_or_else(|| "unknown".into());
+            format!("{user}@{}", hostname())
+        };
         Actor {
             name,
             how: format!("statectl {} {command}", env!("CARGO_PKG_VERSION")),
@@ -71,16 +67,13 @@ fn user_from_uid() -> Option<String> {
     })
 }
 
-/// This machine's host name.
+/// This machine's host name, from the kernel (what tells whether a lock's
+/// pid is of this machine).
 pub fn hostname() -> String {
-    std::env::var("HOSTNAME")
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
+        .map(|s| s.trim().to_string())
         .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|s| s.trim().to_string())
-        })
         .or_else(|| {
             std::fs::read_to_string("/etc/hostname")
                 .ok()

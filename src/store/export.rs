@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::backups::Backup;
+use super::backups::StateBackup;
 use super::codec;
 use super::db::Store;
 use super::error::StoreError;
@@ -515,7 +515,7 @@ impl Store {
                     .map_err(|e| corrupt("checkpoints", format!("{}#{seq}", g.stack), e))?;
             }
             if let Some(b) = &g.backup {
-                codec::decode::<Backup>(b).map_err(|e| corrupt("backups", key.clone(), e))?;
+                codec::decode::<StateBackup>(b).map_err(|e| corrupt("backups", key.clone(), e))?;
             }
         }
         // Rows up to a stack's latest checkpoint go to `folded_deltas`

@@ -20,6 +20,7 @@ mod export;
 mod generations;
 pub mod guard;
 mod journal;
+pub mod json;
 mod locks;
 pub mod object;
 mod releases;
@@ -29,7 +30,7 @@ pub mod statefile;
 pub mod tree;
 
 pub use audit::AuditEvent;
-pub use backups::Backup;
+pub use backups::StateBackup;
 pub use check::CheckReport;
 pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
 pub use error::StoreError;

@@ -366,3 +366,42 @@ fn from_json_value(v: &J, path: &str) -> Result<Value, StateFileError> {
         ),
     })
 }
+/// An observed resource as text, one `key = value` line each (secrets
+/// redacted unless unsealed), under a header naming its generation.
+pub fn to_text(r: &ObservedResource, g: &Generation) -> String {
+    use std::fmt::Write as _;
+    let show = |v: &crate::model::Value| match v {
+        crate::model::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut s = format!("# {} (generation {} of {})\n", r.address, g.number, g.stack);
+    let _ = writeln!(
+        s,
+        "type = {}\nname = {}\nid   = {}",
+        r.arm_type, r.name, r.id
+    );
+    if r.prevent_destroy {
+        s.push_str("prevent_destroy = true\n");
+    }
+    for (k, v) in &r.properties {
+        let _ = writeln!(s, "properties.{k} = {}", show(v));
+    }
+    for (k, v) in &r.attributes {
+        let _ = writeln!(s, "attributes.{k} = {}", show(v));
+    }
+    for (k, secret) in &r.sensitive {
+        let text = match secret {
+            crate::model::Secret::Plain(p) => p.as_str(),
+            _ => REDACTED,
+        };
+        let _ = writeln!(s, "sensitive.{k} = {text}");
+    }
+    for (k, v) in &r.tags {
+        let _ = writeln!(s, "tags.{k} = {v}");
+    }
+    if !r.dependencies.is_empty() {
+        let d: Vec<String> = r.dependencies.iter().map(ToString::to_string).collect();
+        let _ = writeln!(s, "dependencies = [{}]", d.join(", "));
+    }
+    s
+}

@@ -171,7 +171,7 @@ impl Finding {
 
 /// What became of a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum Outcome {
+pub enum Verdict {
     /// It stands.
     Fail,
     /// An unexpired exception covers it.
@@ -200,7 +200,7 @@ pub struct Report {
     /// The environment.
     pub env: String,
     /// Every finding and what became of it.
-    pub findings: Vec<(Finding, Outcome)>,
+    pub findings: Vec<(Finding, Verdict)>,
 }
 
 impl Report {
@@ -217,16 +217,16 @@ impl Report {
                 let (active, expired) =
                     crate::policy::exception_for(exceptions, f.rule, f.address.as_ref(), today);
                 let outcome = match (active, expired) {
-                    (Some(e), _) => Outcome::Excepted {
+                    (Some(e), _) => Verdict::Excepted {
                         origin: e.origin.clone(),
                         justification: e.justification.clone(),
                         expires: e.expires.clone(),
                     },
-                    (None, Some(e)) => Outcome::Expired {
+                    (None, Some(e)) => Verdict::Expired {
                         origin: e.origin.clone(),
                         expires: e.expires.clone(),
                     },
-                    (None, None) => Outcome::Fail,
+                    (None, None) => Verdict::Fail,
                 };
                 (f, outcome)
             })
@@ -248,10 +248,10 @@ impl Report {
     }
 
     /// Findings that stand.
-    pub fn failures(&self) -> impl Iterator<Item = &(Finding, Outcome)> {
+    pub fn failures(&self) -> impl Iterator<Item = &(Finding, Verdict)> {
         self.findings
             .iter()
-            .filter(|(_, o)| !matches!(o, Outcome::Excepted { .. }))
+            .filter(|(_, o)| !matches!(o, Verdict::Excepted { .. }))
     }
 
     /// Whether nothing stands.
@@ -283,7 +283,7 @@ impl Report {
             if !mine.is_empty()
                 && mine
                     .iter()
-                    .all(|(_, o)| matches!(o, Outcome::Excepted { .. }))
+                    .all(|(_, o)| matches!(o, Verdict::Excepted { .. }))
             {
                 out.push(r.id);
             }

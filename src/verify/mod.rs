@@ -12,21 +12,23 @@
 mod findings;
 pub mod inject;
 mod ordering;
+pub mod output;
 mod private;
 mod production;
 mod recovery;
 mod security;
 mod tags;
 
-pub use findings::{Finding, Outcome, RULES, Report, Rule, rule};
+pub use findings::{Finding, RULES, Report, Rule, Verdict, rule};
 pub use ordering::{check_plan_order, first_apply_plan};
 pub use recovery::{monthly_cost, rpo_worst_case, rto_estimate};
 
 use crate::model::{Estate, PolicyException, RestoreReport};
 
-/// Extra facts some checks use beyond the estate.
+/// What a stack has shown beyond its estate (restores measured by drills),
+/// for the checks that judge it.
 #[derive(Debug, Default, Clone)]
-pub struct Context<'a> {
+pub struct Evidence<'a> {
     /// Restores measured by drills (emergency applies on the simulator).
     pub drills: &'a [RestoreReport],
 }
@@ -37,7 +39,7 @@ pub fn verify(
     estate: &Estate,
     exceptions: &[PolicyException],
     today: &str,
-    ctx: &Context<'_>,
+    ctx: &Evidence<'_>,
 ) -> Report {
     let mut findings = Vec::new();
     findings.extend(tags::check(estate));

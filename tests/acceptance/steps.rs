@@ -421,7 +421,7 @@ fn excepted(w: &mut Ops, id: String, address: String) {
         f.rule == id && f.address.as_ref().is_some_and(|a| a.to_string() == address)
     });
     match hit {
-        Some((_, verify::Outcome::Excepted { .. })) => {}
+        Some((_, verify::Verdict::Excepted { .. })) => {}
         Some((f, o)) => panic!("{f:?} is {o:?}, not excepted"),
         None => panic!("{id} reports nothing on {address}"),
     }
@@ -434,7 +434,7 @@ fn expired(w: &mut Ops, id: String, address: String) {
         f.rule == id && f.address.as_ref().is_some_and(|a| a.to_string() == address)
     });
     match hit {
-        Some((_, verify::Outcome::Expired { .. })) => {
+        Some((_, verify::Verdict::Expired { .. })) => {
             assert!(
                 !report.passed(),
                 "an expired exception must fail the report"
@@ -453,7 +453,7 @@ fn expired(w: &mut Ops, id: String, address: String) {
 fn recovery_within(w: &mut Ops, rto: String, how: String, rpo: String) {
     let d = w.drill.clone().expect("run a drill first");
     let (rto, rpo) = (duration(&rto), duration(&rpo));
-    let took = Interval::from_secs(d.elapsed_secs);
+    let took = Interval::from_secs(d.elapsed_secs());
     let lost = Interval::from_secs(d.data_loss_secs());
     let detail = d
         .restores

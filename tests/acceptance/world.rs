@@ -9,13 +9,12 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use statectl::clock::Clock;
 use statectl::model::{
     Address, Estate, Generation, PolicyException, RestoreReport, Stack, UtcTime,
 };
 use statectl::spec::Loader;
 use statectl::store::{Store, StoreOptions};
-use statectl::verify::{self, Context, Outcome, Report, inject};
+use statectl::verify::{self, Evidence, Report, Verdict, inject};
 
 use crate::util::{self, Project};
 
@@ -54,18 +53,26 @@ impl fmt::Display for Ran {
     }
 }
 
-/// A restore drill's measurements, on the simulated clock.
+/// A restore drill's measurements, on the simulated clock, as the library
+/// recorded them.
 #[derive(Debug, Clone)]
 pub struct Drill {
     /// What was lost.
     pub lost: Vec<Address>,
     /// Each restore: its backup point, data lost, time taken.
     pub restores: Vec<RestoreReport>,
-    /// From the start of the emergency apply to its end: the RTO achieved.
-    pub elapsed_secs: u64,
 }
 
 impl Drill {
+    /// The longest any restore took: the RTO achieved.
+    pub fn elapsed_secs(&self) -> u64 {
+        self.restores
+            .iter()
+            .map(|r| r.elapsed_secs)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The most data any restore lost: the RPO achieved.
     pub fn data_loss_secs(&self) -> u64 {
         self.restores
@@ -87,7 +94,9 @@ pub struct Ops {
     pub estate: Option<Estate>,
     /// Its policy exceptions.
     pub exceptions: Vec<PolicyException>,
-    /// The date exceptions are judged on (`YYYY-MM-DD`); today by default.
+    /// The date exceptions are judged on (`YYYY-MM-DD`); the date of
+    /// [`START`] unless a scenario sets it (never the system clock, so a
+    /// scenario means the same on any day it runs).
     pub today: Option<String>,
     /// The fault injected: its rule and where it is.
     pub broken: Option<(&'static str, Option<Address>)>,
@@ -116,11 +125,12 @@ impl Ops {
         }
     }
 
-    /// The date exceptions are judged on.
+    /// The date exceptions are judged on: the scenario's, else the date of
+    /// [`START`].
     pub fn today(&self) -> String {
-        self.today
-            .clone()
-            .unwrap_or_else(|| statectl::policy::today(statectl::clock::SystemClock.now()))
+        self.today.clone().unwrap_or_else(|| {
+            statectl::policy::today(START.parse().expect("START is a valid time"))
+        })
     }
 
     /// Loads `estate` in `env` from the specs.
@@ -161,26 +171,21 @@ impl Ops {
         self.broken = Some((f.rule, broken.address));
     }
 
-    /// Runs every check, with the exceptions and the last drill.
+    /// Runs every check, with the exceptions and the drills the working
+    /// copy's store recorded: the restores `statectl verify` reads, as the
+    /// library measured them (one definition of a drill's RTO and RPO).
     pub fn report(&self) -> Report {
-        let drills = self
-            .drill
-            .as_ref()
-            .map(|d| d.restores.clone())
-            .unwrap_or_default();
-        let mut drills = drills;
-        // The drill's overall time is the RTO achieved: reported on the
-        // restore that ended last, as the check reads per restore.
-        if let Some(d) = &self.drill
-            && let Some(last) = drills.iter_mut().max_by_key(|r| r.elapsed_secs)
-        {
-            last.elapsed_secs = last.elapsed_secs.max(d.elapsed_secs);
-        }
+        let drills = match self.store() {
+            Some(store) => store
+                .restores(&self.stack())
+                .unwrap_or_else(|e| panic!("cannot read the drills: {e}")),
+            None => Vec::new(),
+        };
         verify::verify(
             self.estate(),
             &self.exceptions,
             &self.today(),
-            &Context { drills: &drills },
+            &Evidence { drills: &drills },
         )
     }
 
@@ -198,7 +203,7 @@ impl Ops {
         report
             .findings
             .iter()
-            .filter(|(f, o)| f.rule == rule && !matches!(o, Outcome::Excepted { .. }))
+            .filter(|(f, o)| f.rule == rule && !matches!(o, Verdict::Excepted { .. }))
             .map(|(f, o)| {
                 format!(
                     "{} {}: {} ({o:?})",
@@ -426,7 +431,6 @@ impl Ops {
         self.drill = Some(Drill {
             lost,
             restores: g.restores.clone(),
-            elapsed_secs: g.ended_at.millis_since(g.started_at) / 1000,
         });
     }
 }

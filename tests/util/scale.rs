@@ -5,22 +5,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use statectl::apply::{self, ApplyOptions, QuietProgress};
 use statectl::clock::SystemClock;
 use statectl::model::{Estate, Stack, Value};
-use statectl::plan::PlanOptions;
+use statectl::ops::{ApplyRequest, Cloud, Ops, Project, Quiet};
 use statectl::provider::sim::{Sim, SimDurability, SimTiming};
-use statectl::spec::Loader;
+use statectl::settings::Settings;
 use statectl::store::{Actor, Store, StoreOptions};
-use statectl::workflow;
 
 /// A store holding one synthetic stack, and the estate last applied to it.
 pub struct Scaled {
-    pub store: Store,
     pub stack: Stack,
     pub estate: Estate,
-    sim: Arc<Sim>,
-    dir: std::path::PathBuf,
+    ops: Ops<Cloud<Sim>>,
     releases: u64,
 }
 
@@ -44,18 +40,29 @@ impl Scaled {
             )
             .expect("open the sim"),
         );
+        let project = Project {
+            state_dir: dir.to_path_buf(),
+            ..Project::new(dir, Settings::default())
+        };
+        let mut ops = Ops::new(project, store)
+            .and_then(|o| o.with_provider(sim, true))
+            .expect("the workflows");
+        ops.set_actor(actor());
         let estate = statectl::synthetic::layered("synth", n, 50, 1);
         let stack = Stack::new(&estate.name, &estate.environment.name).expect("stack");
         let mut s = Scaled {
-            store,
             stack,
             estate,
-            sim,
-            dir: dir.to_path_buf(),
+            ops,
             releases: 0,
         };
         s.release_and_apply();
         s
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.ops.store()
     }
 
     /// Changes one resource (its `rule_count`), releases and applies it.
@@ -78,8 +85,7 @@ impl Scaled {
         self.releases += 1;
         let version = format!("1.0.{}", self.releases - 1);
         let name = self.estate.name.clone();
-        let env = self.estate.environment.name.clone();
-        self.store
+        self.store()
             .create_release(
                 &name,
                 &version,
@@ -88,34 +94,17 @@ impl Scaled {
                 &actor(),
             )
             .expect("create the release");
-        let loader = Loader::new(&self.dir);
-        let desired = workflow::desired(&self.store, &loader, &name, &env, &version, None)
-            .expect("the desired state");
-        let (plan, observed) =
-            workflow::make_plan(&self.store, &self.stack, &desired, &PlanOptions::default())
-                .expect("plan");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("runtime");
-        let report = rt
-            .block_on(apply::apply(
-                &self.store,
-                self.sim.clone(),
-                &self.stack,
-                &plan,
-                &desired.estate,
-                observed,
-                &actor(),
-                &ApplyOptions {
-                    parallelism: 50,
-                    ..ApplyOptions::default()
-                },
-                &mut QuietProgress,
-            ))
-            .expect("apply");
-        assert!(report.failures().next().is_none(), "the apply failed");
+        // The apply users run: lock, gate, apply, push.
+        let req = ApplyRequest {
+            parallelism: 50,
+            ..ApplyRequest::new(self.stack.clone(), version)
+        };
+        let outcome = self.ops.apply(&req, &mut Quiet).expect("apply");
+        let applied = outcome.applied().expect("the release changed something");
+        assert!(
+            applied.report.failures().next().is_none(),
+            "the apply failed"
+        );
     }
 }
 

@@ -510,6 +510,18 @@ impl Sim {
             .collect()
     }
 
+    /// The ARM id of the resource at `address` in `subscription`
+    /// (environments deploy into their own subscriptions).
+    pub fn id_in_subscription(&self, address: &str, subscription: &str) -> Option<String> {
+        let prefix = format!("/subscriptions/{}/", subscription.to_ascii_lowercase());
+        self.resources()
+            .into_iter()
+            .find(|r| {
+                r.address.to_string() == address && r.id.to_ascii_lowercase().starts_with(&prefix)
+            })
+            .map(|r| r.id)
+    }
+
     /// Finds a resource by id (case-insensitive) or by statectl address.
     pub fn find(&self, key: &str) -> Option<ObservedResource> {
         let st = self.lock();
@@ -947,4 +959,19 @@ impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.flush();
     }
+}
+
+/// Parses an out-of-band edit `PROPERTY=VALUE`: the value as JSON when it
+/// parses (numbers, booleans, lists, maps), else as a string.
+pub fn parse_assignment(s: &str) -> Result<(String, Value), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not PROPERTY=VALUE"))?;
+    let value = match serde_json::from_str::<serde_json::Value>(v) {
+        Ok(j) => {
+            Value::from_json(&j).ok_or_else(|| format!("`{v}`: null is not a property value"))?
+        }
+        Err(_) => Value::String(v.to_string()),
+    };
+    Ok((k.to_string(), value))
 }

@@ -1,51 +1,20 @@
-//! The command workflows the CLI, the acceptance tests and the benchmarks
-//! share: find a release's desired state, plan it against the latest
-//! generation (with an O(1) shortcut when nothing changed), and check that a
-//! stack is not mid-apply. Each step calls the module that owns it; this one
-//! only sequences them.
+//! Planning steps every workflow shares: find a release's desired state,
+//! plan it against the latest generation (with an O(1) shortcut when
+//! nothing changed), check that a stack is not mid-apply, and read what the
+//! history says (rollback points, promotion). Each step calls the module
+//! that owns it; this one only sequences them.
 
 use std::collections::BTreeMap;
 
-use crate::apply::ApplyError;
+use super::OpsError;
 use crate::model::{
     Address, Digest, Estate, Generation, ObservedResource, Outcome, Release, Stack,
 };
-use crate::plan::{self, Plan, PlanError, PlanInput, PlanOptions};
+use crate::plan::{self, Plan, PlanInput, PlanOptions};
 use crate::spec::{Loader, SpecErrors};
 use crate::store::{
     Actor, ReleaseOutcome, Store, StoreError, display_version, parse_version, resource_digest,
 };
-
-/// Why a workflow stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkflowError {
-    /// The specs are invalid.
-    #[error("{0}")]
-    Spec(#[from] SpecErrors),
-    /// The store failed or refused.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// No plan could be made.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// The apply failed to run.
-    #[error(transparent)]
-    Apply(#[from] ApplyError),
-    /// The last apply was interrupted.
-    #[error(
-        "the last apply of {stack} (generation {generation}) was interrupted; run `statectl apply --estate {estate} --env {env} --resume` to reconcile and finish it"
-    )]
-    Interrupted {
-        /// The stack.
-        stack: String,
-        /// Its estate.
-        estate: String,
-        /// Its environment.
-        env: String,
-        /// The interrupted generation.
-        generation: u64,
-    },
-}
 
 /// The desired state of one stack at one version.
 #[derive(Clone, Debug)]
@@ -71,7 +40,7 @@ pub fn desired(
     env: &str,
     version: &str,
     create: Option<(&Actor, Option<String>)>,
-) -> Result<Desired, WorkflowError> {
+) -> Result<Desired, OpsError> {
     let v = parse_version(version)?.to_string();
     let mut created = false;
     let release = match store.release(estate, &v) {
@@ -128,9 +97,9 @@ pub fn desired(
 }
 
 /// The latest generation, refusing an interrupted one.
-pub fn latest_settled(store: &Store, stack: &Stack) -> Result<Option<Generation>, WorkflowError> {
+pub fn latest_settled(store: &Store, stack: &Stack) -> Result<Option<Generation>, OpsError> {
     match store.latest_generation(stack)? {
-        Some(g) if g.outcome == Outcome::InProgress => Err(WorkflowError::Interrupted {
+        Some(g) if g.outcome == Outcome::InProgress => Err(OpsError::Interrupted {
             stack: stack.to_string(),
             estate: stack.estate.clone(),
             env: stack.env.clone(),
@@ -148,7 +117,7 @@ pub fn nothing_to_do(
     release: &Release,
     env: &str,
     latest: Option<&Generation>,
-) -> Result<bool, WorkflowError> {
+) -> Result<bool, OpsError> {
     let Some(re) = release.environments.get(env) else {
         return Ok(false);
     };
@@ -162,7 +131,7 @@ pub fn make_plan(
     stack: &Stack,
     desired: &Desired,
     options: &PlanOptions,
-) -> Result<(Plan, BTreeMap<Address, ObservedResource>), WorkflowError> {
+) -> Result<(Plan, BTreeMap<Address, ObservedResource>), OpsError> {
     let latest = latest_settled(store, stack)?;
     let (observed, applied) = match &latest {
         Some(g) => (store.observed(g)?, store.applied(g)?),
@@ -206,7 +175,7 @@ pub fn plan_release(
     version: &str,
     options: &PlanOptions,
     create: Option<(&Actor, Option<String>)>,
-) -> Result<Planned, WorkflowError> {
+) -> Result<Planned, OpsError> {
     let v = parse_version(version)?.to_string();
     let latest = latest_settled(store, stack)?;
     let simple = options.targets.is_empty() && options.replace.is_empty() && !options.destroy;
@@ -248,7 +217,7 @@ pub fn promotion(
     estate: &str,
     env: &crate::model::Environment,
     version: &str,
-) -> Result<crate::policy::Promotion, WorkflowError> {
+) -> Result<crate::policy::Promotion, OpsError> {
     use crate::policy::Promotion;
     let Some(from) = &env.promote_from else {
         return Ok(Promotion::NotRequired);
@@ -286,7 +255,7 @@ pub fn restore_targets(plan: &Plan) -> Vec<Address> {
 
 /// The rollback points of a stack: for each release, its newest successful
 /// generation (apply, rollback or emergency), newest first.
-pub fn rollback_points(store: &Store, stack: &Stack) -> Result<Vec<Generation>, WorkflowError> {
+pub fn rollback_points(store: &Store, stack: &Stack) -> Result<Vec<Generation>, OpsError> {
     use crate::model::GenerationKind;
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
