@@ -121,17 +121,20 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
         skip_gate: args.skip_gate,
         reason: args.reason.clone(),
         parallelism: usize::from(args.parallelism),
-        lock_timeout: Duration::from_secs(args.lock_timeout),
+        lock_timeout: Duration::from_secs(args.confirm.lock_timeout),
         pull: !args.no_pull,
         git_commit: ops::git_commit(ctx.root()),
     };
     let ops = ctx.sim_ops(false)?;
-    let o = ops.apply(&req, &mut ctx.term(out, args.no_color, args.auto_approve))?;
+    let o = ops.apply(
+        &req,
+        &mut ctx.term(out, args.confirm.no_color, args.confirm.auto_approve),
+    )?;
     outcome(out, &o)
 }
 
 pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let stack = ctx.stack(&args.estate, &args.env)?;
+    let stack = ctx.stack(&args.stack.estate, &args.stack.env)?;
     if args.list {
         let ops = ctx.ops()?;
         let points = ops.rollback_list(&stack, &mut ctx.term(out, true, true))?;
@@ -157,13 +160,13 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
         allow_data_loss: args.allow_data_loss,
         emergency: args.emergency,
         parallelism: usize::from(args.parallelism),
-        lock_timeout: Duration::from_secs(args.lock_timeout),
+        lock_timeout: Duration::from_secs(args.confirm.lock_timeout),
     };
     let ops = ctx.sim_ops(false)?;
     let o = ops.rollback(
         &stack,
         &req,
-        &mut ctx.term(out, args.no_color, args.auto_approve),
+        &mut ctx.term(out, args.confirm.no_color, args.confirm.auto_approve),
     )?;
     outcome(out, &o)?;
     if !o.plan().kept.is_empty() {
@@ -178,29 +181,29 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
 }
 
 pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let stack = ctx.stack(&args.estate, &args.env)?;
+    let stack = ctx.stack(&args.stack.estate, &args.stack.env)?;
     let req = DestroyRequest {
         allow_data_loss: args.allow_data_loss,
         emergency: args.emergency,
         reason: args.reason.clone(),
-        lock_timeout: Duration::from_secs(args.lock_timeout),
+        lock_timeout: Duration::from_secs(args.confirm.lock_timeout),
     };
     let ops = ctx.sim_ops(false)?;
     let o = ops.destroy(
         &stack,
         &req,
-        &mut ctx.term(out, args.no_color, args.auto_approve),
+        &mut ctx.term(out, args.confirm.no_color, args.confirm.auto_approve),
     )?;
     outcome(out, &o)
 }
 
 pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let stack = ctx.stack(&args.estate, &args.env)?;
+    let stack = ctx.stack(&args.stack.estate, &args.stack.env)?;
     if args.fix && args.emergency {
         ops::require_reason(args.reason.as_deref(), "--emergency")?;
     }
     let ops = ctx.sim_ops(true)?;
-    let lock_timeout = Duration::from_secs(args.lock_timeout);
+    let lock_timeout = Duration::from_secs(args.confirm.lock_timeout);
     let check = ops.drift(
         &stack,
         args.fix,
@@ -227,13 +230,13 @@ pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(),
     let o = ops.fix_drift(
         check,
         &req,
-        &mut ctx.term(out, args.no_color, args.auto_approve),
+        &mut ctx.term(out, args.confirm.no_color, args.confirm.auto_approve),
     )?;
     outcome(out, &o)
 }
 
 pub fn refresh(ctx: &Context, args: &RefreshArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let stack = ctx.stack(&args.estate, &args.env)?;
+    let stack = ctx.stack(&args.stack.estate, &args.stack.env)?;
     let ops = ctx.sim_ops(true)?;
     let lock_timeout = Duration::from_secs(args.lock_timeout);
     let r = ops.refresh(

@@ -197,9 +197,9 @@ pub struct ApplyArgs {
     /// Apply this saved plan instead (refused if observed state moved since).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["version", "targets", "replace"])]
     pub plan: Option<PathBuf>,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub auto_approve: bool,
+    /// Confirmation, lock wait, colors.
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// Most operations in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub parallelism: u16,
@@ -219,12 +219,6 @@ pub struct ApplyArgs {
     /// (the apply is then refused if the mirror is ahead of this store).
     #[arg(long)]
     pub no_pull: bool,
-    /// Seconds to wait for the stack lock.
-    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
-    pub lock_timeout: u64,
-    /// No ANSI colors (also NO_COLOR).
-    #[arg(long)]
-    pub no_color: bool,
 }
 
 /// `statectl verify`
@@ -247,12 +241,9 @@ pub struct VerifyArgs {
 /// `statectl rollback`
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// The estate.
-    #[arg(long)]
-    pub estate: String,
-    /// The environment.
-    #[arg(long)]
-    pub env: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: Stack,
     /// Roll back to this release (default: the last one applied successfully before the current).
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
@@ -268,38 +259,26 @@ pub struct RollbackArgs {
     /// Roll back outside the maintenance window (needs --reason).
     #[arg(long)]
     pub emergency: bool,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub auto_approve: bool,
     /// Most operations in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub parallelism: u16,
-    /// Seconds to wait for the stack lock.
-    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
-    pub lock_timeout: u64,
-    /// No ANSI colors.
-    #[arg(long)]
-    pub no_color: bool,
+    /// Confirmation, lock wait, colors.
+    #[command(flatten)]
+    pub confirm: Confirm,
 }
 
 /// `statectl drift`
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// The estate.
-    #[arg(long)]
-    pub estate: String,
-    /// The environment.
-    #[arg(long)]
-    pub env: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: Stack,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
     /// Plan and apply the changes that bring the cloud back to the release.
     #[arg(long)]
     pub fix: bool,
-    /// With --fix: do not ask for confirmation.
-    #[arg(long)]
-    pub auto_approve: bool,
     /// Why (with --fix).
     #[arg(long)]
     pub reason: Option<String>,
@@ -309,23 +288,17 @@ pub struct DriftArgs {
     /// With --fix: allow deleting or replacing resources that hold data.
     #[arg(long)]
     pub allow_data_loss: bool,
-    /// Seconds to wait for the stack lock.
-    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
-    pub lock_timeout: u64,
-    /// No ANSI colors.
-    #[arg(long)]
-    pub no_color: bool,
+    /// With --fix: confirmation, lock wait, colors.
+    #[command(flatten)]
+    pub confirm: Confirm,
 }
 
 /// `statectl refresh`
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
-    /// The estate.
-    #[arg(long)]
-    pub estate: String,
-    /// The environment.
-    #[arg(long)]
-    pub env: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: Stack,
     /// Why.
     #[arg(long)]
     pub reason: Option<String>,
@@ -337,12 +310,9 @@ pub struct RefreshArgs {
 /// `statectl destroy`
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// The estate.
-    #[arg(long)]
-    pub estate: String,
-    /// The environment.
-    #[arg(long)]
-    pub env: String,
+    /// The stack.
+    #[command(flatten)]
+    pub stack: Stack,
     /// Why.
     #[arg(long)]
     pub reason: Option<String>,
@@ -352,15 +322,9 @@ pub struct DestroyArgs {
     /// Outside the maintenance window (needs --reason).
     #[arg(long)]
     pub emergency: bool,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub auto_approve: bool,
-    /// Seconds to wait for the stack lock.
-    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
-    pub lock_timeout: u64,
-    /// No ANSI colors.
-    #[arg(long)]
-    pub no_color: bool,
+    /// Confirmation, lock wait, colors.
+    #[command(flatten)]
+    pub confirm: Confirm,
 }
 
 /// `statectl sim ...`
@@ -682,6 +646,21 @@ pub struct Stack {
     /// The environment (a file under environments/).
     #[arg(long, value_name = "ENV")]
     pub env: String,
+}
+
+/// How a command that may change the cloud asks first and waits for the
+/// stack's lock.
+#[derive(Debug, Args)]
+pub struct Confirm {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Seconds to wait for the stack lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+    /// No ANSI colors (also NO_COLOR).
+    #[arg(long)]
+    pub no_color: bool,
 }
 
 /// Output format switch.

@@ -1064,3 +1064,148 @@ fn chunks_of(s: &Stack, g: GenerationRows) -> Result<Vec<(String, Vec<u8>)>, Mir
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::keys::LocalKeyFile;
+    use crate::model::{GenerationKind, Outcome};
+    use crate::store::{Actor, Change, NewGeneration, StoreOptions};
+
+    fn actor() -> Actor {
+        Actor {
+            name: "mirror@test".into(),
+            how: "unit test".into(),
+        }
+    }
+
+    /// A store in `dir/state` with `n` one-resource generations of shop/dev.
+    fn store_with(dir: &std::path::Path, n: u64) -> (Store, Stack) {
+        let store = Store::open(&dir.join("state"), StoreOptions::default()).unwrap();
+        let stack = Stack::new("shop", "dev").unwrap();
+        for i in 1..=n {
+            store
+                .commit_generation(
+                    &stack,
+                    NewGeneration {
+                        kind: GenerationKind::Apply,
+                        release: None,
+                        plan_hash: None,
+                        reason: None,
+                    },
+                    vec![Change::Put {
+                        observed: Box::new(crate::synthetic::crash_resource(i, 0)),
+                        applied: None,
+                    }],
+                    Outcome::Succeeded,
+                    &actor(),
+                )
+                .unwrap();
+        }
+        (store, stack)
+    }
+
+    fn mirror(dir: &std::path::Path) -> Mirror {
+        let keys = LocalKeyFile::open_or_create(&dir.join("mirror.key")).unwrap();
+        Mirror::new(
+            Backend::Local(LocalDir::new(dir.join("mirror"))),
+            Arc::new(keys),
+        )
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_generation_is_cut_into_chunks_and_only_the_first_carries_its_record() {
+        let s = Stack::new("shop", "dev").unwrap();
+        let rows = GenerationRows {
+            stack: s.key(),
+            number: 3,
+            generation: vec![1, 2, 3],
+            deltas: (0..(CHUNK_ROWS as u64 * 2 + 1))
+                .map(|i| (i, vec![0]))
+                .collect(),
+            checkpoints: vec![(5, vec![9])],
+            backup: None,
+        };
+        let chunks = chunks_of(&s, rows).unwrap();
+        assert_eq!(chunks.len(), 3);
+        let decoded: Vec<Chunk> = chunks.iter().map(|(p, b)| decode(p, b).unwrap()).collect();
+        assert!(decoded.iter().all(|c| c.count == 3));
+        assert_eq!(decoded[0].generation.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert!(decoded[1].generation.is_none() && decoded[2].generation.is_none());
+        assert_eq!(decoded[0].checkpoints.len(), 1);
+        assert!(decoded[1].checkpoints.is_empty());
+        assert_eq!(decoded[2].deltas.len(), 1);
+        // An empty generation still has its one chunk.
+        let empty = GenerationRows {
+            stack: s.key(),
+            number: 4,
+            generation: vec![7],
+            deltas: vec![],
+            checkpoints: vec![],
+            backup: None,
+        };
+        assert_eq!(chunks_of(&s, empty).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_pushed_store_rebuilds_whole_and_a_second_push_sends_only_what_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, stack) = store_with(dir.path(), 3);
+        let m = mirror(dir.path());
+        let rt = rt();
+        let first = rt.block_on(m.push(&store, &[], &mut NoProgress)).unwrap();
+        assert_eq!(first.generations, vec![(stack.clone(), 1, 3)]);
+        assert_eq!(
+            rt.block_on(m.read_head(&stack)).unwrap().map(|(n, _)| n),
+            Some(3)
+        );
+        let again = rt.block_on(m.push(&store, &[], &mut NoProgress)).unwrap();
+        assert_eq!(again.blobs, 0, "nothing new: {again:?}");
+
+        let restored = Store::open(&dir.path().join("restored"), StoreOptions::default()).unwrap();
+        let r = rt
+            .block_on(m.rebuild(&restored, &RebuildFilter::default(), &mut NoProgress))
+            .unwrap();
+        assert_eq!(r.generations.len(), 1, "{r:?}");
+        let numbers = |s: &Store| -> Vec<u64> {
+            s.generations(&stack)
+                .unwrap()
+                .iter()
+                .map(|g| g.number)
+                .collect()
+        };
+        assert_eq!(numbers(&restored), numbers(&store));
+        let g = restored.latest_generation(&stack).unwrap().unwrap();
+        assert_eq!(
+            restored.observed(&g).unwrap(),
+            store
+                .observed(&store.latest_generation(&stack).unwrap().unwrap())
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_blob_opens_only_at_the_path_it_was_sealed_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, stack) = store_with(dir.path(), 1);
+        let m = mirror(dir.path());
+        let rt = rt();
+        rt.block_on(m.push(&store, &[], &mut NoProgress)).unwrap();
+        let (sealed, _) = rt.block_on(m.backend().get(&layout::head(&stack))).unwrap();
+        // The same bytes at another stack's HEAD (a copy, a rollback of
+        // another stack's blob) do not open: the path is bound in.
+        let other = layout::head(&Stack::new("shop", "prod").unwrap());
+        let e = m.open(&other, &sealed).unwrap_err().to_string();
+        assert!(e.contains(&other), "names the blob: {e}");
+        assert!(m.open(&layout::head(&stack), &sealed).is_ok());
+    }
+}

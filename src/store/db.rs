@@ -125,7 +125,7 @@ pub struct Store {
     pub(crate) clock: Arc<dyn Clock>,
     key_file: PathBuf,
     provider: OnceLock<Arc<LocalKeyFile>>,
-    key_cache: super::generations::KeyCache,
+    key_cache: super::sealing::KeyCache,
     overlay_cache: super::generations::OverlayCache,
 }
 
@@ -322,7 +322,7 @@ impl Store {
         Ok(self.provider.get_or_init(|| p).clone())
     }
 
-    pub(crate) fn key_cache(&self) -> &super::generations::KeyCache {
+    pub(crate) fn key_cache(&self) -> &super::sealing::KeyCache {
         &self.key_cache
     }
 

@@ -13,10 +13,9 @@ use super::object::{self, Object, Objects};
 use super::rows::{ReadRows, Rows, WriteRows};
 use super::schema;
 use super::tree;
-use crate::keys::{DataKey, KeyProvider, WrappedKey};
 use crate::model::{
-    Address, Checkpoint, Digest, Generation, GenerationKind, ObservedResource, Outcome, Secret,
-    Stack, UtcTime,
+    Address, Checkpoint, Digest, Generation, GenerationKind, ObservedResource, Outcome, Stack,
+    UtcTime,
 };
 
 /// What the applied tree holds for a resource that was not applied from a
@@ -148,7 +147,9 @@ fn get_in(w: &WriteTransaction, stack: &Stack, n: u64) -> Result<Option<Generati
 /// Whether a generation ending with rows up to `last_seq` on checkpoint
 /// `base_seq` folds them ([`CHECKPOINT_EVERY`]).
 fn fold_due(last_seq: u64, base_seq: u64) -> bool {
-    last_seq - base_seq >= CHECKPOINT_EVERY
+    // A damaged index could put the checkpoint past the last row: that is
+    // `store check`'s to report, never a panic here.
+    last_seq.saturating_sub(base_seq) >= CHECKPOINT_EVERY
 }
 
 /// The delta rows of `stack` in `(after, upto]`, in order.
@@ -230,10 +231,6 @@ pub(crate) fn observed_at_row<T: ReadableTable<(&'static str, u64), &'static [u8
     }
 }
 
-fn sensitive_aad(stack: &Stack, addr: &Address, attr: &str) -> String {
-    format!("statectl/sensitive/v1/{stack}/{addr}/{attr}")
-}
-
 /// Which addresses exist in the rows after a checkpoint, as of the last
 /// commit of this process, so consecutive commits need not re-read the rows.
 #[derive(Default)]
@@ -264,152 +261,7 @@ impl OverlayCache {
     }
 }
 
-/// The data key that seals sensitive values, cached after first use.
-#[derive(Default)]
-pub(crate) struct KeyCache(pub(crate) Mutex<Option<DataKey>>);
-
-impl KeyCache {
-    /// Forgets the cached key (after the stored key changed).
-    pub(crate) fn clear(&self) {
-        if let Ok(mut k) = self.0.lock() {
-            *k = None;
-        }
-    }
-}
-
 impl Store {
-    fn data_key_in(&self, w: &WriteTransaction) -> Result<DataKey, StoreError> {
-        if let Some(k) = self
-            .key_cache()
-            .0
-            .lock()
-            .map_err(|_| StoreError::Bug("key cache poisoned".into()))?
-            .clone()
-        {
-            return Ok(k);
-        }
-        let provider = self.provider()?;
-        let mut meta = w.open_table(schema::META)?;
-        let existing = meta.get(schema::META_DATA_KEY)?.map(|g| g.value().to_vec());
-        let key = match existing {
-            Some(bytes) => {
-                let wrapped: WrappedKey =
-                    codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
-                        table: "meta",
-                        key: schema::META_DATA_KEY.into(),
-                        source,
-                    })?;
-                provider.unwrap(&wrapped)?
-            }
-            None => {
-                let key = DataKey::generate()?;
-                let wrapped = provider.wrap(&key)?;
-                let bytes = codec::encode(&wrapped).map_err(|source| StoreError::Encode {
-                    what: "wrapped key",
-                    source,
-                })?;
-                meta.insert(schema::META_DATA_KEY, bytes.as_slice())?;
-                key
-            }
-        };
-        *self
-            .key_cache()
-            .0
-            .lock()
-            .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
-        Ok(key)
-    }
-
-    fn data_key_read(&self) -> Result<DataKey, StoreError> {
-        if let Some(k) = self
-            .key_cache()
-            .0
-            .lock()
-            .map_err(|_| StoreError::Bug("key cache poisoned".into()))?
-            .clone()
-        {
-            return Ok(k);
-        }
-        let bytes = self.read(|r| {
-            let meta = r.open_table(schema::META)?;
-            Ok(meta.get(schema::META_DATA_KEY)?.map(|g| g.value().to_vec()))
-        })?;
-        let Some(bytes) = bytes else {
-            return Err(StoreError::Bug(
-                "a sealed value exists but the store has no data key".into(),
-            ));
-        };
-        let wrapped: WrappedKey = codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
-            table: "meta",
-            key: schema::META_DATA_KEY.into(),
-            source,
-        })?;
-        let key = self.provider()?.unwrap(&wrapped)?;
-        *self
-            .key_cache()
-            .0
-            .lock()
-            .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
-        Ok(key)
-    }
-
-    fn seal(
-        &self,
-        w: &WriteTransaction,
-        stack: &Stack,
-        obs: &mut ObservedResource,
-    ) -> Result<(), StoreError> {
-        let plain: Vec<String> = obs
-            .sensitive
-            .iter()
-            .filter(|(_, s)| matches!(s, Secret::Plain(_)))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if plain.is_empty() {
-            return Ok(());
-        }
-        let key = self.data_key_in(w)?;
-        for attr in plain {
-            if let Some(Secret::Plain(text)) = obs.sensitive.get(&attr) {
-                let sealed = key.seal(
-                    text.as_bytes(),
-                    sensitive_aad(stack, &obs.address, &attr).as_bytes(),
-                )?;
-                obs.sensitive.insert(attr, Secret::Sealed(sealed));
-            }
-        }
-        Ok(())
-    }
-
-    /// Decrypts the sealed secrets of an observed resource read from `stack`
-    /// (for `--show-sensitive`).
-    pub fn unseal(&self, stack: &Stack, obs: &mut ObservedResource) -> Result<(), StoreError> {
-        let sealed: Vec<String> = obs
-            .sensitive
-            .iter()
-            .filter(|(_, s)| matches!(s, Secret::Sealed(_)))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if sealed.is_empty() {
-            return Ok(());
-        }
-        let key = self.data_key_read()?;
-        for attr in sealed {
-            if let Some(Secret::Sealed(bytes)) = obs.sensitive.get(&attr) {
-                let what = format!("sensitive attribute {}.{attr}", obs.address);
-                let plain = key.open(
-                    bytes,
-                    sensitive_aad(stack, &obs.address, &attr).as_bytes(),
-                    &what,
-                )?;
-                let text = String::from_utf8(plain)
-                    .map_err(|_| StoreError::Bug(format!("{what} is not UTF-8")))?;
-                obs.sensitive.insert(attr, Secret::Plain(text));
-            }
-        }
-        Ok(())
-    }
-
     /// Appends changes to generation `g` as delta rows (maintaining its
     /// count). Folding them into a checkpoint is [`Self::fold_if_due`]'s, when
     /// the generation ends. Once the generation holds enough rows that its
@@ -1190,5 +1042,44 @@ impl Slot {
                 d.short()
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_generation_folds_once_it_holds_a_checkpoint_of_rows() {
+        assert!(!fold_due(CHECKPOINT_EVERY - 1, 0));
+        assert!(fold_due(CHECKPOINT_EVERY, 0));
+        assert!(fold_due(10 + CHECKPOINT_EVERY, 10));
+        assert!(!fold_due(10 + CHECKPOINT_EVERY - 1, 10));
+        // A checkpoint past the last row (a damaged index) does not panic.
+        assert!(!fold_due(3, 7));
+    }
+
+    #[test]
+    fn undecodable_records_are_named_by_table_and_key() {
+        let e = decode_gen("shop/prod", 7, b"not a record")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("generations") && e.contains("shop/prod#7"),
+            "{e}"
+        );
+        let e = decode_row("deltas", "shop/prod", 42, &[0xff; 3])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("deltas") && e.contains("shop/prod@42"), "{e}");
+    }
+
+    #[test]
+    fn a_place_holds_its_row_and_stack() {
+        let p = place("shop/prod", 0x0102_0304);
+        assert_eq!(&p[..8], &0x0102_0304u64.to_le_bytes());
+        assert_eq!(&p[8..], b"shop/prod");
     }
 }

@@ -26,6 +26,7 @@ pub mod object;
 mod releases;
 mod rows;
 mod schema;
+mod sealing;
 pub mod statefile;
 pub mod tree;
 
