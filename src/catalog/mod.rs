@@ -38,6 +38,22 @@ pub fn all() -> &'static [ResourceType] {
     types::TYPES
 }
 
+/// Every known type with its tags, data and private-link facts
+/// (`statectl types`).
+pub fn table() -> crate::model::Table {
+    let rows = all().iter().map(|t| {
+        let yes = |b: bool| if b { "yes" } else { "-" }.to_string();
+        let zone = t.private_link.map_or("-", |p| p.dns_zone);
+        vec![
+            t.arm_type.to_string(),
+            yes(t.taggable),
+            yes(t.stateful),
+            zone.to_string(),
+        ]
+    });
+    crate::model::Table::new(&["TYPE", "TAGS", "DATA", "PRIVATE-LINK ZONE"], rows)
+}
+
 /// Looks a type up by its ARM name. ARM type names are case-insensitive, so
 /// is this; the spec loader still insists on the canonical spelling.
 pub fn lookup(arm_type: &str) -> Result<&'static ResourceType, UnknownType> {

@@ -10,14 +10,13 @@ use super::args::{
     RollbackArgs, SimCommand,
 };
 use super::context::Context;
-use super::render::{self, finish, table};
+use super::render::{self, finish};
 use crate::ops::Hooks as _;
 use crate::ops::{
     self, ApplyRequest, DestroyRequest, Event, Finished, FixRequest, RollbackRequest, SavedPlan,
-    version_text,
 };
 use crate::plan::{self, PlanOptions, Target};
-use crate::provider::sim::{FailNth, FaultPlan};
+use crate::provider::sim::{FailNth, FaultPlan, views};
 
 fn targets(list: &[String]) -> Result<Vec<Target>, CliError> {
     list.iter()
@@ -117,9 +116,9 @@ pub fn apply(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<(),
         plan_options: options(&args.sel)?,
         saved,
         resume: args.resume,
-        emergency: args.emergency,
+        emergency: args.why.emergency,
         skip_gate: args.skip_gate,
-        reason: args.reason.clone(),
+        reason: args.why.reason.clone(),
         parallelism: usize::from(args.parallelism),
         lock_timeout: Duration::from_secs(args.confirm.lock_timeout),
         pull: !args.no_pull,
@@ -138,27 +137,18 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Resu
     if args.list {
         let ops = ctx.ops()?;
         let points = ops.rollback_list(&stack, &mut ctx.term(out, true, true))?;
-        let rows: Vec<Vec<String>> = points
-            .iter()
-            .map(|g| {
-                vec![
-                    version_text(g.release.as_deref().unwrap_or("")),
-                    g.number.to_string(),
-                    g.ended_at.to_string(),
-                    g.actor.clone(),
-                    g.outcome.to_string(),
-                    g.kind.to_string(),
-                ]
-            })
-            .collect();
-        let header = ["RELEASE", "GENERATION", "WHEN", "WHO", "OUTCOME", "KIND"];
-        return Ok(table(out, &header, &rows)?);
+        write!(
+            out,
+            "{}",
+            crate::store::views::rollback_points_table(&points)
+        )?;
+        return Ok(());
     }
     let req = RollbackRequest {
         to: args.to.clone(),
-        reason: args.reason.clone(),
+        reason: args.why.reason.clone(),
         allow_data_loss: args.allow_data_loss,
-        emergency: args.emergency,
+        emergency: args.why.emergency,
         parallelism: usize::from(args.parallelism),
         lock_timeout: Duration::from_secs(args.confirm.lock_timeout),
     };
@@ -184,8 +174,8 @@ pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result
     let stack = ctx.stack(&args.stack.estate, &args.stack.env)?;
     let req = DestroyRequest {
         allow_data_loss: args.allow_data_loss,
-        emergency: args.emergency,
-        reason: args.reason.clone(),
+        emergency: args.why.emergency,
+        reason: args.why.reason.clone(),
         lock_timeout: Duration::from_secs(args.confirm.lock_timeout),
     };
     let ops = ctx.sim_ops(false)?;
@@ -199,8 +189,8 @@ pub fn destroy(ctx: &Context, args: &DestroyArgs, out: &mut dyn Write) -> Result
 
 pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.stack.estate, &args.stack.env)?;
-    if args.fix && args.emergency {
-        ops::require_reason(args.reason.as_deref(), "--emergency")?;
+    if args.fix && args.why.emergency {
+        ops::require_reason(args.why.reason.as_deref(), "--emergency")?;
     }
     let ops = ctx.sim_ops(true)?;
     let lock_timeout = Duration::from_secs(args.confirm.lock_timeout);
@@ -223,8 +213,8 @@ pub fn drift(ctx: &Context, args: &DriftArgs, out: &mut dyn Write) -> Result<(),
     }
     writeln!(out)?;
     let req = FixRequest {
-        reason: args.reason.clone(),
-        emergency: args.emergency,
+        reason: args.why.reason.clone(),
+        emergency: args.why.emergency,
         allow_data_loss: args.allow_data_loss,
     };
     let o = ops.fix_drift(
@@ -279,14 +269,9 @@ pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), C
         SimCommand::List { json } => {
             let all = sim.resources();
             if *json {
-                let v: Vec<_> = all.iter().map(|r| serde_json::json!({"id": r.id, "address": r.address.to_string(), "type": r.arm_type, "name": r.name})).collect();
-                render::json(out, &v)?;
+                render::json(out, &views::list_json(&all))?;
             } else {
-                let rows: Vec<Vec<String>> = all
-                    .iter()
-                    .map(|r| vec![r.address.to_string(), r.arm_type.clone(), r.id.clone()])
-                    .collect();
-                table(out, &["ADDRESS", "TYPE", "ID"], &rows)?;
+                write!(out, "{}", views::list_table(&all))?;
             }
         }
         SimCommand::Show { key, env } => {
@@ -294,7 +279,7 @@ pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), C
             let r = sim
                 .find(key)
                 .ok_or_else(|| crate::provider::sim::SimError::NotFound(key.clone()))?;
-            render::sim_resource(out, &r)?;
+            write!(out, "{}", views::resource_text(&r))?;
         }
         SimCommand::Set {
             key,
@@ -318,24 +303,7 @@ pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), C
             writeln!(out, "deleted {} out of band", r.id)?;
         }
         SimCommand::SoftDeleted => {
-            let rows: Vec<Vec<String>> = sim
-                .soft_deleted()
-                .into_iter()
-                .map(|(n, sd)| {
-                    let purge = if sd.purge_protection { "yes" } else { "no" };
-                    vec![
-                        n,
-                        sd.deleted_at.to_string(),
-                        format!("{}d", sd.retention_days),
-                        purge.into(),
-                    ]
-                })
-                .collect();
-            table(
-                out,
-                &["VAULT", "DELETED", "RETENTION", "PURGE-PROTECTED"],
-                &rows,
-            )?;
+            write!(out, "{}", views::soft_deleted_table(sim.soft_deleted()))?;
         }
         SimCommand::Purge { name } => {
             sim.purge(name)?;

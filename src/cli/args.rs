@@ -203,15 +203,12 @@ pub struct ApplyArgs {
     /// Most operations in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub parallelism: u16,
-    /// Why (recorded in history and the audit log).
-    #[arg(long)]
-    pub reason: Option<String>,
+    /// Why, and whether outside the maintenance window.
+    #[command(flatten)]
+    pub why: Why,
     /// Finish an interrupted apply: reconcile its journal with the provider, then apply again.
     #[arg(long)]
     pub resume: bool,
-    /// Apply outside the maintenance window (needs --reason; audited).
-    #[arg(long)]
-    pub emergency: bool,
     /// Apply a release that has not succeeded upstream yet, or fails `statectl verify` here (needs --reason; audited).
     #[arg(long)]
     pub skip_gate: bool,
@@ -250,15 +247,12 @@ pub struct RollbackArgs {
     /// List the rollback points and exit.
     #[arg(long)]
     pub list: bool,
-    /// Why (required in prod).
-    #[arg(long)]
-    pub reason: Option<String>,
+    /// Why, and whether outside the maintenance window.
+    #[command(flatten)]
+    pub why: Why,
     /// Also delete resources that hold data and were added since.
     #[arg(long)]
     pub allow_data_loss: bool,
-    /// Roll back outside the maintenance window (needs --reason).
-    #[arg(long)]
-    pub emergency: bool,
     /// Most operations in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub parallelism: u16,
@@ -279,12 +273,9 @@ pub struct DriftArgs {
     /// Plan and apply the changes that bring the cloud back to the release.
     #[arg(long)]
     pub fix: bool,
-    /// Why (with --fix).
-    #[arg(long)]
-    pub reason: Option<String>,
-    /// With --fix: outside the maintenance window (needs --reason).
-    #[arg(long)]
-    pub emergency: bool,
+    /// With --fix: why, and whether outside the maintenance window.
+    #[command(flatten)]
+    pub why: Why,
     /// With --fix: allow deleting or replacing resources that hold data.
     #[arg(long)]
     pub allow_data_loss: bool,
@@ -313,15 +304,12 @@ pub struct DestroyArgs {
     /// The stack.
     #[command(flatten)]
     pub stack: Stack,
-    /// Why.
-    #[arg(long)]
-    pub reason: Option<String>,
+    /// Why, and whether outside the maintenance window.
+    #[command(flatten)]
+    pub why: Why,
     /// Also delete resources that hold data.
     #[arg(long)]
     pub allow_data_loss: bool,
-    /// Outside the maintenance window (needs --reason).
-    #[arg(long)]
-    pub emergency: bool,
     /// Confirmation, lock wait, colors.
     #[command(flatten)]
     pub confirm: Confirm,
@@ -661,6 +649,18 @@ pub struct Confirm {
     /// No ANSI colors (also NO_COLOR).
     #[arg(long)]
     pub no_color: bool,
+}
+
+/// Why a change is made, recorded in history and the audit log, and
+/// whether it may run outside the maintenance window.
+#[derive(Debug, Args)]
+pub struct Why {
+    /// Why (recorded in history and the audit log; required in prod and with --emergency).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Outside the maintenance window (needs --reason; audited).
+    #[arg(long)]
+    pub emergency: bool,
 }
 
 /// Output format switch.

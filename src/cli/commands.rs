@@ -14,9 +14,9 @@ use crate::spec::Loader;
 pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), CliError> {
     let loader = ctx.loader();
     match &cli.command {
-        Command::Validate(sel) => validate(&loader, sel, out),
+        Command::Validate(sel) => validate(ctx, sel, out),
         Command::Graph(stack) => graph(&loader, stack, out),
-        Command::Estates(flag) => estates(&loader, flag, out),
+        Command::Estates(flag) => estates(ctx, flag, out),
         Command::Types(flag) => types(flag, out),
         Command::Plan(args) => apply_cmds::plan(ctx, args, out),
         Command::Apply(args) => apply_cmds::apply(ctx, args, out),
@@ -38,26 +38,11 @@ pub fn dispatch(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> Result<(), Cli
     }
 }
 
-pub(super) fn selected(
-    loader: &Loader,
-    sel: &Selection,
-) -> Result<Vec<(String, String)>, CliError> {
-    let estates = match &sel.estate {
-        Some(e) => vec![e.clone()],
-        None => loader.estate_names()?,
-    };
-    let envs = match &sel.env {
-        Some(e) => vec![e.clone()],
-        None => loader.environment_names()?,
-    };
-    Ok(estates
-        .iter()
-        .flat_map(|e| envs.iter().map(move |v| (e.clone(), v.clone())))
-        .collect())
-}
-
-fn validate(loader: &Loader, sel: &Selection, out: &mut dyn Write) -> Result<(), CliError> {
-    let stacks = selected(loader, sel)?;
+fn validate(ctx: &Context, sel: &Selection, out: &mut dyn Write) -> Result<(), CliError> {
+    let loader = ctx.loader();
+    let stacks = ctx
+        .project
+        .selected(sel.estate.as_deref(), sel.env.as_deref())?;
     let mut failed = Vec::new();
     for (estate, env) in &stacks {
         match loader.load(estate, env) {
@@ -98,74 +83,22 @@ fn graph(loader: &Loader, stack: &Stack, out: &mut dyn Write) -> Result<(), CliE
     Ok(())
 }
 
-fn estates(loader: &Loader, flag: &JsonFlag, out: &mut dyn Write) -> Result<(), CliError> {
-    let envs = loader.environment_names()?;
-    let mut rows = Vec::new();
-    for estate in loader.estate_names()? {
-        let mut counts = Vec::new();
-        for env in &envs {
-            let e = loader.load(&estate, env)?;
-            counts.push((env.clone(), e.resources().len()));
-        }
-        rows.push((estate, counts));
-    }
+fn estates(ctx: &Context, flag: &JsonFlag, out: &mut dyn Write) -> Result<(), CliError> {
+    let list = ctx.project.estates()?;
     if flag.json {
-        let json: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(name, counts)| {
-                serde_json::json!({
-                    "estate": name,
-                    "environments": counts.iter().map(|(e, n)| serde_json::json!({"name": e, "resources": n})).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        )?;
-        return Ok(());
-    }
-    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(6).max(6);
-    writeln!(
-        out,
-        "{:<width$}  {:<24}  RESOURCES",
-        "ESTATE", "ENVIRONMENTS"
-    )?;
-    for (name, counts) in &rows {
-        let envs = counts
-            .iter()
-            .map(|(e, _)| e.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let n = counts
-            .iter()
-            .map(|(e, n)| format!("{e}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        writeln!(out, "{name:<width$}  {envs:<24}  {n}")?;
+        super::render::json(out, &list.to_json())?;
+    } else {
+        write!(out, "{list}")?;
     }
     Ok(())
 }
 
 fn types(flag: &JsonFlag, out: &mut dyn Write) -> Result<(), CliError> {
-    let all = catalog::all();
     if flag.json {
-        let json: Vec<serde_json::Value> = all.iter().map(|t| t.to_json()).collect();
+        let json: Vec<serde_json::Value> = catalog::all().iter().map(|t| t.to_json()).collect();
         super::render::json(out, &json)?;
-        return Ok(());
-    }
-    let width = all.iter().map(|t| t.arm_type.len()).max().unwrap_or(4);
-    writeln!(out, "{:<width$}  TAGS  DATA  PRIVATE-LINK ZONE", "TYPE")?;
-    for t in all {
-        writeln!(
-            out,
-            "{:<width$}  {:<4}  {:<4}  {}",
-            t.arm_type,
-            if t.taggable { "yes" } else { "-" },
-            if t.stateful { "yes" } else { "-" },
-            t.private_link.map_or("-", |p| p.dns_zone)
-        )?;
+    } else {
+        write!(out, "{}", catalog::table())?;
     }
     Ok(())
 }

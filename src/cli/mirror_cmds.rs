@@ -1,15 +1,14 @@
 //! `statectl mirror ...` and `statectl keys ...`: arguments in, one
 //! workflow call, results out.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
 use super::CliError;
 use super::args::{HoldCommand, KeysCommand, MirrorCommand, Selection};
 use super::context::Context;
-use super::render::{Term, human_bytes};
+use super::render::Term;
 use crate::mirror::RebuildFilter;
-use crate::mirror::retention::{self, PruneRule};
+use crate::mirror::retention::PruneRule;
 use crate::ops::{MirrorCheck, MirrorOps};
 
 fn open(ctx: &Context) -> Result<MirrorOps, CliError> {
@@ -40,56 +39,13 @@ pub fn mirror(ctx: &Context, cmd: &MirrorCommand, out: &mut dyn Write) -> Result
                     return Err(CliError::Input("give --keep N or --older-than AGE".into()));
                 }
             };
-            let p = m.prune(&s, rule, reason.clone())?;
-            let r = &p.report;
-            if r.pruned.is_empty() {
-                writeln!(
-                    out,
-                    "{s}: nothing to prune (oldest kept: generation {})",
-                    r.oldest_kept
-                )?;
-            } else {
-                let set: BTreeSet<u64> = r.pruned.iter().copied().collect();
-                writeln!(
-                    out,
-                    "{s}: moved generation(s) {} to tombstones, recoverable with `statectl mirror undelete` for {} days; the oldest restorable generation is now {}",
-                    retention::range_text(&set),
-                    p.retention_days,
-                    r.oldest_kept
-                )?;
-            }
-            if let Some(h) = r.held.first() {
-                writeln!(out, "kept generation {h} and later: under legal hold")?;
-            }
-            Ok(())
+            Ok(write!(out, "{}", m.prune(&s, rule, reason.clone())?)?)
         }
         MirrorCommand::Undelete { stack } => {
             let s = ctx.stack(&stack.estate, &stack.env)?;
-            let back = open(ctx)?.undelete(&s)?;
-            if back.is_empty() {
-                writeln!(
-                    out,
-                    "{s}: no tombstones to bring back (purged by gc, or never pruned)"
-                )?;
-            } else {
-                let set: BTreeSet<u64> = back.iter().copied().collect();
-                writeln!(
-                    out,
-                    "{s}: generation(s) {} are back",
-                    retention::range_text(&set)
-                )?;
-            }
-            Ok(())
+            Ok(write!(out, "{}", open(ctx)?.undelete(&s)?)?)
         }
-        MirrorCommand::Gc => {
-            let r = open(ctx)?.gc()?;
-            writeln!(
-                out,
-                "purged {} tombstone(s); kept {} within retention and {} under legal hold",
-                r.purged, r.within_retention, r.held
-            )?;
-            Ok(())
-        }
+        MirrorCommand::Gc => Ok(write!(out, "{}", open(ctx)?.gc()?)?),
         MirrorCommand::Hold(cmd) => hold(ctx, cmd, out),
         MirrorCommand::Check => check(&open(ctx)?.check()?, out),
     }
@@ -103,23 +59,8 @@ fn push(ctx: &Context, sel: &Selection, out: &mut dyn Write) -> Result<(), CliEr
             "no stack matches --estate/--env in this store (`statectl history` lists them)".into(),
         ));
     }
-    let (mirror, r) = m.push(&stacks, &mut term(ctx, out))?;
-    for (s, from, to) in &r.generations {
-        if from == to {
-            writeln!(out, "{s}: generation {to}")?;
-        } else {
-            writeln!(out, "{s}: generations {from}..{to}")?;
-        }
-    }
-    writeln!(
-        out,
-        "pushed {} blob(s), {} to {} in {:.1?}",
-        r.blobs,
-        human_bytes(r.bytes),
-        mirror.describe(),
-        r.elapsed
-    )?;
-    Ok(())
+    let pushed = m.push(&stacks, &mut term(ctx, out))?;
+    Ok(write!(out, "{pushed}")?)
 }
 
 fn status(
@@ -156,34 +97,15 @@ fn restore(
         env: sel.env.clone(),
         generation,
     };
-    let (m, r, check) = open(ctx)?.rebuild(&filter, &mut term(ctx, out))?;
-    for (s, upto, count) in &r.generations {
-        writeln!(
-            out,
-            "{s}: {count} generation(s) restored, now at generation {upto}"
-        )?;
-    }
-    writeln!(
-        out,
-        "restored {} object(s), {} release(s), {} audit record(s), {} read, from {} in {:.2?} (the state's RTO)",
-        r.objects,
-        r.releases,
-        r.audit,
-        human_bytes(r.bytes),
-        m.describe(),
-        r.elapsed
-    )?;
-    if !check.problems.is_empty() {
+    let rebuilt = open(ctx)?.rebuild(&filter, &mut term(ctx, out))?;
+    write!(out, "{rebuilt}")?;
+    let problems = &rebuilt.check.problems;
+    if !problems.is_empty() {
         return Err(CliError::Failed(format!(
             "the restored store does not check out: {}",
-            check.problems.join("; ")
+            problems.join("; ")
         )));
     }
-    writeln!(
-        out,
-        "store check: ok ({} releases, {} generations, {} objects verified)",
-        check.releases, check.generations, check.objects
-    )?;
     Ok(())
 }
 
@@ -208,35 +130,10 @@ fn check(c: &MirrorCheck, out: &mut dyn Write) -> Result<(), CliError> {
 
 pub fn keys(ctx: &Context, cmd: &KeysCommand, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
-        KeysCommand::Init => {
-            let k = ctx.project.keys_init()?;
-            if k.created {
-                writeln!(
-                    out,
-                    "created {} (mode 0600), {}: keep a copy somewhere safe; without it the mirror cannot be read",
-                    k.path.display(),
-                    k.describe
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "{} exists: {} (version {})",
-                    k.path.display(),
-                    k.describe,
-                    k.version
-                )?;
-            }
-        }
+        KeysCommand::Init => write!(out, "{}", ctx.project.keys_init()?)?,
         KeysCommand::Rotate => {
             let r = ctx.project.keys_rotate(&mut term(ctx, out))?;
-            if let Some((path, v)) = &r.local_version {
-                writeln!(out, "{}: version {v} is now current", path.display())?;
-            }
-            writeln!(
-                out,
-                "re-wrapped the data keys of {} of {} mirrored object(s) under {}; payloads unchanged",
-                r.changed, r.total, r.keys
-            )?;
+            write!(out, "{r}")?;
         }
     }
     Ok(())
@@ -251,17 +148,7 @@ fn hold(ctx: &Context, cmd: &HoldCommand, out: &mut dyn Write) -> Result<(), Cli
             reason,
         } => {
             let s = ctx.stack(&stack.estate, &stack.env)?;
-            if m.hold(&s, *generation, reason)? {
-                writeln!(
-                    out,
-                    "generation {generation} of {s} is under legal hold: {reason}"
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "generation {generation} of {s} was already under legal hold"
-                )?;
-            }
+            write!(out, "{}", m.hold(&s, *generation, reason)?)?;
         }
         HoldCommand::Clear {
             generation,
@@ -269,27 +156,11 @@ fn hold(ctx: &Context, cmd: &HoldCommand, out: &mut dyn Write) -> Result<(), Cli
             reason,
         } => {
             let s = ctx.stack(&stack.estate, &stack.env)?;
-            if m.clear_hold(&s, *generation, reason)? {
-                writeln!(
-                    out,
-                    "lifted the legal hold on generation {generation} of {s}"
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "generation {generation} of {s} is not under legal hold"
-                )?;
-            }
+            write!(out, "{}", m.clear_hold(&s, *generation, reason)?)?;
         }
         HoldCommand::List { stack } => {
             let s = ctx.stack(&stack.estate, &stack.env)?;
-            let holds = m.holds(&s)?;
-            if holds.is_empty() {
-                writeln!(out, "{s}: no legal holds")?;
-            }
-            for (n, h) in holds {
-                writeln!(out, "{n:>6}  {}  {}  {}", h.at, h.actor, h.reason)?;
-            }
+            write!(out, "{}", m.holds(&s)?)?;
         }
     }
     Ok(())

@@ -11,31 +11,6 @@ use crate::plan;
 
 pub use crate::ops::human_bytes;
 
-/// Prints a table with aligned columns.
-pub fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let s: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
-            .collect();
-        s.join("  ").trim_end().to_string()
-    };
-    writeln!(out, "{}", line(header.to_vec()))?;
-    for r in rows {
-        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
-    }
-    Ok(())
-}
-
 /// Pretty JSON on its own line.
 pub fn json(out: &mut dyn Write, v: &impl serde::Serialize) -> std::io::Result<()> {
     writeln!(
@@ -160,26 +135,4 @@ pub fn finish(out: &mut dyn Write, a: &Applied) -> Result<(), super::CliError> {
         a.report.generation.outcome,
         failures.len()
     )))
-}
-
-/// `sim show`: one simulated resource (sensitive values redacted).
-pub fn sim_resource(
-    out: &mut dyn Write,
-    r: &crate::model::ObservedResource,
-) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "id = {}\ntype = {}\naddress = {}",
-        r.id, r.arm_type, r.address
-    )?;
-    for (k, v) in &r.properties {
-        writeln!(out, "properties.{k} = {v}")?;
-    }
-    for (k, v) in &r.attributes {
-        writeln!(out, "attributes.{k} = {v}")?;
-    }
-    for k in r.sensitive.keys() {
-        writeln!(out, "sensitive.{k} = (sensitive)")?;
-    }
-    Ok(())
 }

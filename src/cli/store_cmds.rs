@@ -10,41 +10,24 @@ use super::args::{
     StoreCommand,
 };
 use super::context::Context;
-use super::render::{self, table};
-use crate::model::{Address, Generation};
-use crate::store::statefile;
-use crate::store::{ReleaseOutcome, display_version, json};
+use super::render;
+use crate::model::Address;
+use crate::store::{statefile, views};
 
 pub fn release(ctx: &Context, cmd: &ReleaseCommand, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
         ReleaseCommand::Create { version, estate } => {
-            let text = match ctx.ops()?.release_create(estate, version)? {
-                ReleaseOutcome::Created {
-                    release: r,
-                    new_objects,
-                } => format!(
-                    "created release {} of {estate}: content {}, {} ({new_objects} new objects)",
-                    display_version(&r.version),
-                    r.content.short(),
-                    counts(&r)
-                ),
-                ReleaseOutcome::Unchanged(r) => format!(
-                    "release {} of {estate} already exists with the same content; nothing to do",
-                    display_version(&r.version)
-                ),
-            };
-            writeln!(out, "{text}")?;
-            Ok(())
+            let o = ctx.ops()?.release_create(estate, version)?;
+            writeln!(out, "{}", views::release_created_text(&o))?;
         }
         ReleaseCommand::List { estate, json } => {
             let releases = ctx.existing_store()?.releases(estate)?;
             if *json {
-                let v: Vec<_> = releases.iter().map(json::release_summary).collect();
-                return Ok(render::json(out, &v)?);
+                let v: Vec<_> = releases.iter().map(views::release_summary).collect();
+                render::json(out, &v)?;
+            } else {
+                write!(out, "{}", views::releases_table(&releases))?;
             }
-            let rows: Vec<Vec<String>> = releases.iter().map(release_row).collect();
-            let header = ["VERSION", "CONTENT", "CREATED", "BY", "COMMIT", "RESOURCES"];
-            Ok(table(out, &header, &rows)?)
         }
         ReleaseCommand::Show {
             version,
@@ -59,105 +42,29 @@ pub fn release(ctx: &Context, cmd: &ReleaseCommand, out: &mut dyn Write) -> Resu
                 None => None,
             };
             if *json {
-                return Ok(render::json(out, &json::release(&r, resources.as_ref()))?);
+                render::json(out, &views::release(&r, resources.as_ref()))?;
+            } else {
+                write!(out, "{}", views::release_text(&r))?;
+                if let Some(m) = resources {
+                    write!(out, "\n{}", views::release_resources_table(&m))?;
+                }
             }
-            write!(out, "{}", json::release_text(&r))?;
-            if let Some(m) = resources {
-                writeln!(out)?;
-                let rows: Vec<Vec<String>> = m
-                    .iter()
-                    .map(|(a, (d, res))| {
-                        vec![
-                            a.to_string(),
-                            res.arm_type.clone(),
-                            res.name.clone(),
-                            d.short(),
-                        ]
-                    })
-                    .collect();
-                table(out, &["ADDRESS", "TYPE", "NAME", "DIGEST"], &rows)?;
-            }
-            Ok(())
         }
     }
-}
-
-/// `dev=12 prod=14`.
-fn counts(r: &crate::model::Release) -> String {
-    let c: Vec<String> = r
-        .resource_counts
-        .iter()
-        .map(|(e, n)| format!("{e}={n}"))
-        .collect();
-    c.join(" ")
-}
-
-fn release_row(r: &crate::model::Release) -> Vec<String> {
-    let commit = r
-        .git_commit
-        .as_ref()
-        .map_or_else(|| "-".into(), |c| c.chars().take(12).collect());
-    vec![
-        display_version(&r.version),
-        r.content.short(),
-        r.created_at.to_string(),
-        r.created_by.clone(),
-        commit,
-        counts(r),
-    ]
-}
-
-fn duration_text(g: &Generation) -> String {
-    let secs = g.ended_at.millis_since(g.started_at) / 1000;
-    crate::model::Interval::from_secs(secs).to_string()
+    Ok(())
 }
 
 pub fn history(ctx: &Context, args: &HistoryArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let stack = ctx.stack(&args.stack.estate, &args.stack.env)?;
-    let store = ctx.existing_store()?;
-    let gens = store.generations(&stack)?;
+    let gens = ctx.existing_store()?.generations(&stack)?;
     if args.json {
-        let v: Vec<_> = gens.iter().map(json::generation).collect();
-        return Ok(render::json(out, &v)?);
+        let v: Vec<_> = gens.iter().map(views::generation).collect();
+        render::json(out, &v)?;
+    } else if gens.is_empty() {
+        writeln!(out, "{}", views::no_generations_text(&stack))?;
+    } else {
+        write!(out, "{}", views::history_table(&gens))?;
     }
-    if gens.is_empty() {
-        writeln!(out, "{stack} has no generations yet")?;
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = gens
-        .iter()
-        .map(|g| {
-            vec![
-                g.number.to_string(),
-                g.kind.to_string(),
-                g.release
-                    .as_deref()
-                    .map(display_version)
-                    .unwrap_or_else(|| "-".into()),
-                g.outcome.to_string(),
-                g.actor.clone(),
-                g.started_at.to_string(),
-                duration_text(g),
-                g.resource_count.to_string(),
-                g.reason.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    table(
-        out,
-        &[
-            "GEN",
-            "KIND",
-            "RELEASE",
-            "OUTCOME",
-            "ACTOR",
-            "STARTED",
-            "TOOK",
-            "RESOURCES",
-            "REASON",
-        ],
-        &rows,
-    )?;
     Ok(())
 }
 
@@ -247,107 +154,57 @@ fn backups(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let backups = ctx.existing_store()?.backups(stack)?;
-    if let Some(n) = generation {
-        let b = backups.iter().find(|b| b.generation == n).ok_or_else(|| {
-            CliError::Input(format!(
-                "{stack} has no backup of generation {n}; `statectl state backups --estate {} --env {}` lists them",
-                stack.estate, stack.env
-            ))
-        })?;
-        writeln!(out, "{}", b.state)?;
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = backups
-        .iter()
-        .map(|b| {
-            vec![
-                b.generation.to_string(),
-                b.taken_at.to_string(),
-                format!("{} bytes", b.state.len()),
-            ]
-        })
-        .collect();
-    Ok(table(out, &["GENERATION", "TAKEN", "SIZE"], &rows)?)
+    let Some(n) = generation else {
+        return Ok(write!(out, "{}", views::backups_table(&backups))?);
+    };
+    let b = backups.iter().find(|b| b.generation == n).ok_or_else(|| {
+        CliError::Input(format!(
+            "{stack} has no backup of generation {n}; `statectl state backups --estate {} --env {}` lists them",
+            stack.estate, stack.env
+        ))
+    })?;
+    writeln!(out, "{}", b.state)?;
+    Ok(())
 }
 
 pub fn audit(ctx: &Context, args: &AuditArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let store = ctx.existing_store()?;
     let prefix = match (&args.estate, &args.env) {
         (Some(e), Some(v)) => Some(format!("{e}/{v}")),
         (Some(e), None) => Some(e.clone()),
         _ => None,
     };
-    let entries = store.audit_log(prefix.as_deref())?;
+    let entries = ctx.existing_store()?.audit_log(prefix.as_deref())?;
     if args.json {
-        let v: Vec<_> = entries.iter().map(json::audit).collect();
+        let v: Vec<_> = entries.iter().map(views::audit).collect();
         render::json(out, &v)?;
-        return Ok(());
+    } else {
+        write!(out, "{}", views::audit_table(&entries))?;
     }
-    let rows: Vec<Vec<String>> = entries
-        .iter()
-        .map(|e| {
-            vec![
-                e.seq.to_string(),
-                e.at.to_string(),
-                e.actor.clone(),
-                e.action.clone(),
-                e.target.clone(),
-                e.reason.clone().unwrap_or_else(|| "-".into()),
-                e.details.clone(),
-            ]
-        })
-        .collect();
-    table(
-        out,
-        &["SEQ", "WHEN", "WHO", "WHAT", "WHERE", "WHY", "DETAILS"],
-        &rows,
-    )?;
     Ok(())
 }
 
 pub fn store(ctx: &Context, cmd: &StoreCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut store = ctx.existing_store()?;
+    let path = store.path().display().to_string();
     match cmd {
         StoreCommand::Check => {
-            let mut store = ctx.existing_store()?;
             let r = store.check()?;
-            writeln!(
-                out,
-                "checked {}: engine {}, {} releases, {} generations, {} objects, {} audit records, {} journal entries",
-                store.path().display(),
-                if r.engine_ok { "ok" } else { "NOT OK" },
-                r.releases,
-                r.generations,
-                r.objects,
-                r.audit_entries,
-                r.journal_entries
-            )?;
-            if r.problems.is_empty() {
-                writeln!(out, "no problems found")?;
-                Ok(())
-            } else {
-                for p in &r.problems {
-                    writeln!(out, "problem: {p}")?;
-                }
-                Err(CliError::Failed(format!(
-                    "{} problem(s) in {}; restore it with `statectl mirror restore` or from a backup",
+            write!(out, "checked {path}: {r}")?;
+            if !r.problems.is_empty() {
+                return Err(CliError::Failed(format!(
+                    "{} problem(s) in {path}; restore it with `statectl mirror restore` or from a backup",
                     r.problems.len(),
-                    store.path().display()
-                )))
+                )));
             }
         }
         StoreCommand::Compact => {
-            let mut store = ctx.existing_store()?;
             let before = store.file_size();
             store.compact()?;
-            writeln!(
-                out,
-                "compacted {}: {before} -> {} bytes",
-                store.path().display(),
-                store.file_size()
-            )?;
-            Ok(())
+            let after = store.file_size();
+            writeln!(out, "compacted {path}: {before} -> {after} bytes")?;
         }
     }
+    Ok(())
 }
 
 pub fn force_unlock(

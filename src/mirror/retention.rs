@@ -47,6 +47,16 @@ pub struct GcReport {
     pub held: usize,
 }
 
+impl std::fmt::Display for GcReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "purged {} tombstone(s); kept {} within retention and {} under legal hold",
+            self.purged, self.within_retention, self.held
+        )
+    }
+}
+
 /// A legal hold's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {

@@ -19,6 +19,7 @@ mod interval;
 mod objectives;
 mod observed;
 mod resource;
+mod table;
 mod time;
 mod value;
 
@@ -36,5 +37,6 @@ pub use interval::{Interval, IntervalError};
 pub use objectives::{CostItem, Objectives};
 pub use observed::{ObservedResource, Secret};
 pub use resource::{Lifecycle, Resource};
+pub use table::Table;
 pub use time::{TimeError, UtcTime};
 pub use value::{Reference, Segment, Value};

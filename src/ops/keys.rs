@@ -38,6 +38,38 @@ pub struct Rotated {
     pub keys: String,
 }
 
+impl std::fmt::Display for KeyInit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = self.path.display();
+        if self.created {
+            writeln!(
+                f,
+                "created {p} (mode 0600), {}: keep a copy somewhere safe; without it the mirror cannot be read",
+                self.describe
+            )
+        } else {
+            writeln!(
+                f,
+                "{p} exists: {} (version {})",
+                self.describe, self.version
+            )
+        }
+    }
+}
+
+impl std::fmt::Display for Rotated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((path, v)) = &self.local_version {
+            writeln!(f, "{}: version {v} is now current", path.display())?;
+        }
+        writeln!(
+            f,
+            "re-wrapped the data keys of {} of {} mirrored object(s) under {}; payloads unchanged",
+            self.changed, self.total, self.keys
+        )
+    }
+}
+
 impl Project {
     /// Creates the mirror's local key file if it does not exist.
     pub fn keys_init(&self) -> Result<KeyInit, OpsError> {

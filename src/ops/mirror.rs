@@ -4,15 +4,14 @@
 //! none), and audits what it changes in the store when there is one.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 
 use super::sync::mirror_runtime;
-use super::{Hooks, MirrorSync, OpsError, Project, Quiet};
+use super::{Hooks, MirrorSync, OpsError, Project, Quiet, human_bytes};
 use crate::clock::Clock;
 use crate::mirror::retention::{self, GcReport, Hold, PruneReport, PruneRule};
-use crate::mirror::{
-    Mirror, MirrorError, PushReport, RebuildFilter, RebuildReport, StackStatus, layout,
-};
+use crate::mirror::{MirrorError, PushReport, RebuildFilter, RebuildReport, StackStatus, layout};
 use crate::model::{Stack, UtcTime};
 use crate::spec::Loader;
 use crate::store::{Actor, AuditEvent, CheckReport, Store};
@@ -143,10 +142,188 @@ impl std::fmt::Display for MirrorCheck {
 /// What `mirror prune` did.
 #[derive(Debug)]
 pub struct Pruned {
+    /// The stack.
+    pub stack: Stack,
     /// The mirror's report.
     pub report: PruneReport,
     /// Days a pruned generation stays recoverable.
     pub retention_days: u32,
+}
+
+impl fmt::Display for Pruned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, r) = (&self.stack, &self.report);
+        if r.pruned.is_empty() {
+            writeln!(
+                f,
+                "{s}: nothing to prune (oldest kept: generation {})",
+                r.oldest_kept
+            )?;
+        } else {
+            let set: BTreeSet<u64> = r.pruned.iter().copied().collect();
+            writeln!(
+                f,
+                "{s}: moved generation(s) {} to tombstones, recoverable with `statectl mirror undelete` for {} days; the oldest restorable generation is now {}",
+                retention::range_text(&set),
+                self.retention_days,
+                r.oldest_kept
+            )?;
+        }
+        if let Some(h) = r.held.first() {
+            writeln!(f, "kept generation {h} and later: under legal hold")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `mirror undelete` brought back.
+#[derive(Debug)]
+pub struct Undeleted {
+    /// The stack.
+    pub stack: Stack,
+    /// The generations back from their tombstones (empty: none were there).
+    pub generations: BTreeSet<u64>,
+}
+
+impl fmt::Display for Undeleted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stack;
+        if self.generations.is_empty() {
+            writeln!(
+                f,
+                "{s}: no tombstones to bring back (purged by gc, or never pruned)"
+            )
+        } else {
+            let back = retention::range_text(&self.generations);
+            writeln!(f, "{s}: generation(s) {back} are back")
+        }
+    }
+}
+
+/// What `mirror push` sent, and where.
+#[derive(Debug)]
+pub struct Pushed {
+    /// The mirror, described.
+    pub mirror: String,
+    /// The transfer.
+    pub report: PushReport,
+}
+
+impl fmt::Display for Pushed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.report;
+        for (s, from, to) in &r.generations {
+            if from == to {
+                writeln!(f, "{s}: generation {to}")?;
+            } else {
+                writeln!(f, "{s}: generations {from}..{to}")?;
+            }
+        }
+        writeln!(
+            f,
+            "pushed {} blob(s), {} to {} in {:.1?}",
+            r.blobs,
+            human_bytes(r.bytes),
+            self.mirror,
+            r.elapsed
+        )
+    }
+}
+
+/// What `mirror restore` rebuilt, and the check of the store after it.
+#[derive(Debug)]
+pub struct Rebuilt {
+    /// The mirror, described.
+    pub mirror: String,
+    /// The transfer.
+    pub report: RebuildReport,
+    /// The whole store, checked after the rebuild.
+    pub check: CheckReport,
+}
+
+impl fmt::Display for Rebuilt {
+    /// What came back and how long it took; the check's counts only when
+    /// it found nothing (its problems are the command's error).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.report;
+        for (s, upto, count) in &r.generations {
+            writeln!(
+                f,
+                "{s}: {count} generation(s) restored, now at generation {upto}"
+            )?;
+        }
+        writeln!(
+            f,
+            "restored {} object(s), {} release(s), {} audit record(s), {} read, from {} in {:.2?} (the state's RTO)",
+            r.objects,
+            r.releases,
+            r.audit,
+            human_bytes(r.bytes),
+            self.mirror,
+            r.elapsed
+        )?;
+        let c = &self.check;
+        if c.problems.is_empty() {
+            writeln!(
+                f,
+                "store check: ok ({} releases, {} generations, {} objects verified)",
+                c.releases, c.generations, c.objects
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What `mirror hold set` or `mirror hold clear` did.
+#[derive(Debug)]
+pub struct HoldChange {
+    /// The stack.
+    pub stack: Stack,
+    /// The generation.
+    pub generation: u64,
+    /// Set (true) or cleared (false).
+    pub set: bool,
+    /// Whether anything changed (false: it already was so).
+    pub changed: bool,
+    /// Why.
+    pub reason: String,
+}
+
+impl fmt::Display for HoldChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, s) = (self.generation, &self.stack);
+        match (self.set, self.changed) {
+            (true, true) => writeln!(
+                f,
+                "generation {n} of {s} is under legal hold: {}",
+                self.reason
+            ),
+            (true, false) => writeln!(f, "generation {n} of {s} was already under legal hold"),
+            (false, true) => writeln!(f, "lifted the legal hold on generation {n} of {s}"),
+            (false, false) => writeln!(f, "generation {n} of {s} is not under legal hold"),
+        }
+    }
+}
+
+/// The legal holds of one stack.
+#[derive(Debug)]
+pub struct Holds {
+    /// The stack.
+    pub stack: Stack,
+    /// Held generations, oldest first.
+    pub holds: Vec<(u64, Hold)>,
+}
+
+impl fmt::Display for Holds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.holds.is_empty() {
+            writeln!(f, "{}: no legal holds", self.stack)?;
+        }
+        for (n, h) in &self.holds {
+            writeln!(f, "{n:>6}  {}  {}  {}", h.at, h.actor, h.reason)?;
+        }
+        Ok(())
+    }
 }
 
 /// One stack HEAD as `mirror check` read it.
@@ -262,16 +439,15 @@ impl MirrorOps {
 
     /// Pushes `stacks` (every stack when empty); a first push on this
     /// machine creates the local key.
-    pub fn push(
-        &self,
-        stacks: &[Stack],
-        hooks: &mut dyn Hooks,
-    ) -> Result<(Mirror, PushReport), OpsError> {
+    pub fn push(&self, stacks: &[Stack], hooks: &mut dyn Hooks) -> Result<Pushed, OpsError> {
         let m = self.sync.open(true, hooks)?;
         let store = self.existing()?;
         let mut bar = hooks.transfer("mirror push");
-        let r = mirror_runtime()?.block_on(m.push(store, stacks, bar.as_mut()))?;
-        Ok((m, r))
+        let report = mirror_runtime()?.block_on(m.push(store, stacks, bar.as_mut()))?;
+        Ok(Pushed {
+            mirror: m.describe(),
+            report,
+        })
     }
 
     /// How far behind the mirror is, per stack.
@@ -292,7 +468,7 @@ impl MirrorOps {
         &self,
         filter: &RebuildFilter,
         hooks: &mut dyn Hooks,
-    ) -> Result<(Mirror, RebuildReport, CheckReport), OpsError> {
+    ) -> Result<Rebuilt, OpsError> {
         let m = self.sync.open(false, hooks)?;
         let mut store = Store::open(
             &self.project.state_dir,
@@ -302,7 +478,11 @@ impl MirrorOps {
         let r = mirror_runtime()?.block_on(m.rebuild(&store, filter, bar.as_mut()))?;
         drop(bar);
         let check = store.check()?;
-        Ok((m, r, check))
+        Ok(Rebuilt {
+            mirror: m.describe(),
+            report: r,
+            check,
+        })
     }
 
     /// The environment's state retention in days (30 when it does not say).
@@ -335,6 +515,7 @@ impl MirrorOps {
             )?;
         }
         Ok(Pruned {
+            stack: stack.clone(),
             report: r,
             retention_days: self.retention_days(stack),
         })
@@ -352,19 +533,22 @@ impl MirrorOps {
     }
 
     /// Brings back the tombstones of `stack` (audited).
-    pub fn undelete(&self, stack: &Stack) -> Result<Vec<u64>, OpsError> {
+    pub fn undelete(&self, stack: &Stack) -> Result<Undeleted, OpsError> {
         let m = self.sync.open(false, &mut Quiet)?;
         let back = mirror_runtime()?.block_on(m.undelete(stack))?;
-        if !back.is_empty() {
-            let set: BTreeSet<u64> = back.iter().copied().collect();
+        let generations: BTreeSet<u64> = back.iter().copied().collect();
+        if !generations.is_empty() {
             self.audit(
                 "mirror.undelete",
                 stack.key(),
                 None,
-                format!("generations {}", retention::range_text(&set)),
+                format!("generations {}", retention::range_text(&generations)),
             )?;
         }
-        Ok(back)
+        Ok(Undeleted {
+            stack: stack.clone(),
+            generations,
+        })
     }
 
     /// Purges tombstones past their environment's retention and not under
@@ -383,9 +567,9 @@ impl MirrorOps {
         Ok(r)
     }
 
-    /// Puts generation `n` of `stack` under legal hold; `false` when it
-    /// already was.
-    pub fn hold(&self, stack: &Stack, n: u64, reason: &str) -> Result<bool, OpsError> {
+    /// Puts generation `n` of `stack` under legal hold (audited when it
+    /// was not already).
+    pub fn hold(&self, stack: &Stack, n: u64, reason: &str) -> Result<HoldChange, OpsError> {
         if reason.trim().is_empty() {
             return Err(OpsError::Invalid("--reason must say why".into()));
         }
@@ -404,11 +588,17 @@ impl MirrorOps {
                 format!("generation {n}"),
             )?;
         }
-        Ok(set)
+        Ok(HoldChange {
+            stack: stack.clone(),
+            generation: n,
+            set: true,
+            changed: set,
+            reason: reason.to_string(),
+        })
     }
 
-    /// Lifts the legal hold on generation `n`; `false` when there was none.
-    pub fn clear_hold(&self, stack: &Stack, n: u64, reason: &str) -> Result<bool, OpsError> {
+    /// Lifts the legal hold on generation `n` (audited when there was one).
+    pub fn clear_hold(&self, stack: &Stack, n: u64, reason: &str) -> Result<HoldChange, OpsError> {
         let m = self.sync.open(false, &mut Quiet)?;
         let cleared = mirror_runtime()?.block_on(m.clear_hold(stack, n))?;
         if cleared {
@@ -419,13 +609,22 @@ impl MirrorOps {
                 format!("generation {n}"),
             )?;
         }
-        Ok(cleared)
+        Ok(HoldChange {
+            stack: stack.clone(),
+            generation: n,
+            set: false,
+            changed: cleared,
+            reason: reason.to_string(),
+        })
     }
 
     /// The legal holds on `stack`.
-    pub fn holds(&self, stack: &Stack) -> Result<Vec<(u64, Hold)>, OpsError> {
+    pub fn holds(&self, stack: &Stack) -> Result<Holds, OpsError> {
         let m = self.sync.open(false, &mut Quiet)?;
-        Ok(mirror_runtime()?.block_on(m.holds(stack))?)
+        Ok(Holds {
+            stack: stack.clone(),
+            holds: mirror_runtime()?.block_on(m.holds(stack))?,
+        })
     }
 
     /// Checks the account (soft delete, versioning) and that every stack

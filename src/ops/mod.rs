@@ -18,8 +18,10 @@
 //! one.
 
 mod apply;
+mod check;
 mod drift;
 mod error;
+mod estates;
 mod keys;
 mod mirror;
 mod planning;
@@ -36,10 +38,13 @@ pub use apply::{ApplyRequest, DestroyRequest, SavedPlan};
 pub use drift::{DriftCheck, FixRequest, Refreshed};
 pub use error::OpsError;
 pub use keys::{KeyInit, Rotated};
-pub use mirror::{HeadCheck, MirrorCheck, MirrorOps, MirrorStatus, Pruned};
+pub use mirror::{
+    HeadCheck, HoldChange, Holds, MirrorCheck, MirrorOps, MirrorStatus, Pruned, Pushed, Rebuilt,
+    Undeleted,
+};
 pub use planning::{
     Desired, Planned, desired, latest_settled, make_plan, nothing_to_do, plan_release, promotion,
-    restore_targets, rollback_points, version_text,
+    restore_targets, rollback_points,
 };
 pub use rollback::RollbackRequest;
 pub use run::{Applied, Finished, RunOptions};

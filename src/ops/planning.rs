@@ -12,9 +12,7 @@ use crate::model::{
 };
 use crate::plan::{self, Plan, PlanInput, PlanOptions};
 use crate::spec::{Loader, SpecErrors};
-use crate::store::{
-    Actor, ReleaseOutcome, Store, StoreError, display_version, parse_version, resource_digest,
-};
+use crate::store::{Actor, ReleaseOutcome, Store, StoreError, parse_version, resource_digest};
 
 /// The desired state of one stack at one version.
 #[derive(Clone, Debug)]
@@ -275,9 +273,4 @@ pub fn rollback_points(store: &Store, stack: &Stack) -> Result<Vec<Generation>, 
         }
     }
     Ok(out)
-}
-
-/// `v1.2.0` for people.
-pub fn version_text(v: &str) -> String {
-    display_version(v)
 }

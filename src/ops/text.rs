@@ -5,9 +5,10 @@
 
 use std::fmt;
 
-use super::{Applied, DriftCheck, Event, version_text};
+use super::{Applied, DriftCheck, Event};
 use crate::apply::OpResult;
 use crate::model::{GenerationKind, Interval};
+use crate::store::display_version as version_text;
 
 /// A size for people: `512 B`, `4.7 KiB`, `13.3 MiB`.
 pub fn human_bytes(b: u64) -> String {

@@ -20,7 +20,6 @@ mod export;
 mod generations;
 pub mod guard;
 mod journal;
-pub mod json;
 mod locks;
 pub mod object;
 mod releases;
@@ -29,6 +28,7 @@ mod schema;
 mod sealing;
 pub mod statefile;
 pub mod tree;
+pub mod views;
 
 pub use audit::AuditEvent;
 pub use backups::StateBackup;

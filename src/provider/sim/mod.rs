@@ -14,6 +14,7 @@
 
 pub mod attrs;
 pub mod rules;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
