@@ -112,7 +112,10 @@ fn secret_resource(slot: u32) -> ObservedResource {
             Secret::Plain("SUPERSECRETVALUE".into()),
         )]),
         tags: BTreeMap::from([("owner".into(), "t".into())]),
-        dependencies: BTreeSet::from([Address::new("networking", "rg").unwrap()]),
+        // A state file's dependencies must be resources in it.
+        dependencies: BTreeSet::from_iter(
+            (slot > 0).then(|| Address::new("data", &format!("redis{}", slot - 1)).unwrap()),
+        ),
         prevent_destroy: true,
     }
 }
@@ -120,6 +123,9 @@ fn secret_resource(slot: u32) -> ObservedResource {
 #[test]
 fn state_pull_push_pull_is_byte_identical_and_secrets_stay_sealed() {
     let env = Env::new();
+    // A pushed file's release must exist in the store it goes to.
+    let release = ["release", "create", "v1.0.0", "--estate", "chatwoot"];
+    assert_eq!(env.run(&release).code, 0);
     {
         let store = Store::open(std::path::Path::new(&env.state), StoreOptions::default()).unwrap();
         let stack = Stack::new("chatwoot", "prod").unwrap();
@@ -172,52 +178,75 @@ fn state_pull_push_pull_is_byte_identical_and_secrets_stay_sealed() {
     let db = std::fs::read(std::path::Path::new(&env.state).join("state.redb")).unwrap();
     assert!(!db.windows(16).any(|w| w == b"SUPERSECRETVALUE"));
 
-    // Push into a fresh store, pull again: identical.
+    // Push into a fresh store: only as its first generation (--force
+    // renumbers), only with secrets in the file (the fresh store holds none
+    // to keep), only once the release exists there. Pull again: identical
+    // but for the number.
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &pull.stdout).unwrap();
+    std::fs::write(file.path(), &shown.stdout).unwrap();
     let fresh = Env::new();
-    let push = fresh.run(
-        &[
-            &["state", "push", file.path().to_str().unwrap()][..],
-            &stack,
-        ]
-        .concat(),
+    let push_file = |extra: &[&str]| {
+        let f = file.path().to_str().unwrap();
+        fresh.run(&[&["state", "push", f][..], extra, &stack].concat())
+    };
+    let push = push_file(&["--force"]);
+    assert_eq!(push.code, 1);
+    assert!(
+        push.stderr
+            .contains("generation.release: release v1.0.0 of chatwoot is not in this store"),
+        "{}",
+        push.stderr
     );
+    assert_eq!(fresh.run(&release).code, 0);
+    let push = push_file(&[]);
+    assert_eq!(push.code, 1);
+    assert_eq!(
+        push.stderr,
+        "error: refusing to push: the file holds generation 3 but the next generation of stack chatwoot/prod is 1; edit generation.number in the file to 1, or pass --force to push it as generation 1\n"
+    );
+    let push = push_file(&["--force"]);
     assert_eq!(push.code, 0, "{}", push.stderr);
     assert!(
         push.stdout
-            .contains("as generation 3 of chatwoot/prod (3 resources)"),
+            .contains("as generation 1 of chatwoot/prod (3 resources)"),
         "{}",
         push.stdout
     );
     let again = fresh.run(&[&["state", "pull"][..], &stack].concat());
     assert_eq!(
-        again.stdout, pull.stdout,
-        "pull -> push -> pull must be byte-identical"
+        again.stdout,
+        pull.stdout.replace("\"number\": 3", "\"number\": 1"),
+        "pull -> push -> pull must be identical but for the number"
+    );
+    let again = fresh.run(&[&["state", "pull", "--show-sensitive"][..], &stack].concat());
+    assert!(
+        again.stdout.contains("SUPERSECRETVALUE"),
+        "{}",
+        again.stdout
     );
 
-    // Pushing it again would overwrite generation 3: refused, then forced.
-    let push = fresh.run(
-        &[
-            &["state", "push", file.path().to_str().unwrap()][..],
-            &stack,
-        ]
-        .concat(),
+    // Pushing it again skips generation 2: refused, then forced.
+    let push = push_file(&[]);
+    assert_eq!(push.code, 1);
+    assert!(
+        push.stderr.contains(
+            "the file holds generation 3 but the next generation of stack chatwoot/prod is 2"
+        ),
+        "{}",
+        push.stderr
     );
+    let push = push_file(&["--force"]);
+    assert_eq!(push.code, 0, "{}", push.stderr);
+    assert!(push.stdout.contains("as generation 2"), "{}", push.stdout);
+    // A file of generation 1 would overwrite newer state: refused.
+    std::fs::write(file.path(), &again.stdout).unwrap();
+    let push = push_file(&[]);
     assert_eq!(push.code, 1);
     assert_eq!(
         push.stderr,
-        "error: refusing to push: stack chatwoot/prod is at generation 3, newer than the file's generation 3; pass --force to push anyway\n"
+        "error: refusing to push: stack chatwoot/prod is at generation 2, newer than the file's generation 1; pass --force to push anyway\n"
     );
-    let push = fresh.run(
-        &[
-            &["state", "push", "--force", file.path().to_str().unwrap()][..],
-            &stack,
-        ]
-        .concat(),
-    );
-    assert_eq!(push.code, 0, "{}", push.stderr);
-    assert!(push.stdout.contains("as generation 4"), "{}", push.stdout);
+    std::fs::write(file.path(), &shown.stdout).unwrap();
     // Wrong stack and broken files are refused by name.
     let push = fresh.run(&[
         "state",
@@ -268,10 +297,155 @@ fn state_pull_push_pull_is_byte_identical_and_secrets_stay_sealed() {
         .iter()
         .map(|e| e["what"].as_str().unwrap())
         .collect();
-    assert_eq!(whats, ["state.push", "state.push"]);
+    assert_eq!(whats, ["state.push", "state.show-sensitive", "state.push"]);
     let check = fresh.run(&["store", "check"]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
     assert!(check.stdout.ends_with("no problems found\n"));
+}
+
+/// A stack at generation 1 (release v1.0.0, two redis caches with a sealed
+/// secret each) and its state file, pulled with secrets redacted.
+fn pushed_stack() -> (Env, String) {
+    let env = Env::new();
+    let release = ["release", "create", "v1.0.0", "--estate", "chatwoot"];
+    assert_eq!(env.run(&release).code, 0);
+    let store = Store::open(std::path::Path::new(&env.state), StoreOptions::default()).unwrap();
+    let actor = Actor {
+        name: "t@h".into(),
+        how: "test".into(),
+    };
+    let changes = (0..2)
+        .map(|i| Change::Put {
+            observed: Box::new(secret_resource(i)),
+            applied: None,
+        })
+        .collect();
+    let new = NewGeneration {
+        kind: GenerationKind::Apply,
+        release: Some("1.0.0".into()),
+        plan_hash: None,
+        reason: None,
+    };
+    let stack = Stack::new("chatwoot", "prod").unwrap();
+    store
+        .commit_generation(&stack, new, changes, Outcome::Succeeded, &actor)
+        .unwrap();
+    drop(store);
+    let pull = env.run(&["state", "pull", "--estate", "chatwoot", "--env", "prod"]);
+    assert_eq!(pull.code, 0, "{}", pull.stderr);
+    (env, pull.stdout)
+}
+
+/// Pushes `text` (with `extra` flags) and returns the run, asserting that a
+/// refused push left the store as it was.
+fn push_text(env: &Env, text: &str, extra: &[&str]) -> Run {
+    let stack = ["--estate", "chatwoot", "--env", "prod"];
+    let before = env
+        .run(&[&["history", "--json"][..], &stack].concat())
+        .stdout;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    let f = file.path().to_str().unwrap();
+    let r = env.run(&[&["state", "push", f][..], extra, &stack].concat());
+    if r.code != 0 {
+        let after = env
+            .run(&[&["history", "--json"][..], &stack].concat())
+            .stdout;
+        assert_eq!(before, after, "a refused push changed the history");
+    }
+    r
+}
+
+#[test]
+fn state_push_takes_only_the_next_generation_and_keeps_sealed_secrets() {
+    let (env, pulled) = pushed_stack();
+    // A redacted file pushed back keeps the sealed values.
+    let next = pulled.replace("\"number\": 1", "\"number\": 2");
+    let r = push_text(&env, &next, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let shown = env.run(&[
+        "state",
+        "show",
+        "data.redis1",
+        "--estate",
+        "chatwoot",
+        "--env",
+        "prod",
+        "--show-sensitive",
+    ]);
+    assert!(
+        shown.stdout.contains("SUPERSECRETVALUE"),
+        "the secret was lost: {}",
+        shown.stdout
+    );
+    // A gap, and the largest number there is, are refused (with or
+    // without a store to compare with, --force renumbers).
+    for n in ["5", "18446744073709551615"] {
+        let r = push_text(
+            &env,
+            &pulled.replace("\"number\": 1", &format!("\"number\": {n}")),
+            &[],
+        );
+        assert_eq!(r.code, 1, "{n}");
+        assert!(
+            r.stderr.contains(&format!(
+                "the file holds generation {n} but the next generation of stack chatwoot/prod is 3"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    // A redacted secret the store has no value for is refused, naming it.
+    let renamed = next
+        .replace("\"number\": 2", "\"number\": 3")
+        .replace("data.redis1", "data.redis9");
+    let r = push_text(&env, &renamed, &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "data.redis9: sensitive.primary_access_key is redacted (`(sensitive)`) in the file and stack chatwoot/prod holds no sealed value of it to keep"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn state_push_refuses_unknown_types_releases_empty_ids_and_dangling_dependencies() {
+    let (env, pulled) = pushed_stack();
+    let next = pulled.replace("\"number\": 1", "\"number\": 2");
+    let cases = [
+        (
+            next.replacen(
+                "\"type\": \"Microsoft.Cache/redis\"",
+                "\"type\": \"Microsoft.Cache/rediz\"",
+                1,
+            ),
+            "resources[data.redis0].type: unknown resource type `Microsoft.Cache/rediz`",
+        ),
+        (
+            next.replace("\"release\": \"1.0.0\"", "\"release\": \"9.9.9\""),
+            "generation.release: release v9.9.9 of chatwoot is not in this store",
+        ),
+        (
+            next.replacen(
+                "\"id\": \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/redis0\"",
+                "\"id\": \"\"",
+                1,
+            ),
+            "resources[data.redis0].id: is empty",
+        ),
+        (
+            next.replace("\"data.redis0\"\n", "\"data.gone\"\n"),
+            "resources[data.redis1].dependencies: `data.gone` is not a resource in this file",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_ne!(text, next, "the edit for {want} changed nothing");
+        let r = push_text(&env, &text, &["--force"]);
+        assert_eq!(r.code, 1, "{want}: {}", r.stdout);
+        assert!(r.stderr.contains(want), "want {want}, got {}", r.stderr);
+    }
 }
 
 #[test]

@@ -514,7 +514,7 @@ pub enum StateCommand {
     },
     /// Import a state file written by `state pull` (audited).
     #[command(
-        after_help = "Refused if the stack already has this or a newer generation, unless --force.\n\nExample:\n  statectl state push backup.json --estate chatwoot --env prod"
+        after_help = "The file must hold the stack's next generation (--force pushes it as the next one whatever number it holds), a release this store has, known resource types, non-empty ids and dependencies on resources in the file. A secret redacted as (sensitive) keeps the value this store holds for that resource; one it does not hold is refused (push a `state pull --show-sensitive` file instead).\n\nExample:\n  statectl state push backup.json --estate chatwoot --env prod"
     )]
     Push {
         /// The JSON file.
@@ -522,7 +522,7 @@ pub enum StateCommand {
         /// The stack (must match the file).
         #[command(flatten)]
         stack: Stack,
-        /// Push even over newer state (becomes the next generation).
+        /// Push whatever generation number the file holds (it becomes the next generation).
         #[arg(long)]
         force: bool,
         /// Seconds to wait for the stack lock.

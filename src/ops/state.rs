@@ -5,12 +5,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Ops, OpsError};
 use crate::model::{Address, Generation, ObservedResource, Stack};
-use crate::store::statefile;
-use crate::store::{AuditEvent, LockInfo, ReleaseOutcome};
+use crate::store::statefile::{self, StateFileError};
+use crate::store::{AuditEvent, LockInfo, ReleaseOutcome, display_version};
 
 /// The project's git commit (`-dirty` when specs or environments have
 /// uncommitted changes), recorded with a release; `None` outside git.
@@ -133,12 +133,64 @@ impl<C> Ops<C> {
                 template.stack.env
             )));
         }
+        self.check_pushed(&template, &resources)
+            .map_err(|source| OpsError::StateFile {
+                file: file.display().to_string(),
+                source,
+            })?;
         let _lock =
             self.store
                 .lock(stack, &self.actor, &self.project.command_line, lock_timeout)?;
         Ok(self
             .store
             .import_generation(template, resources, force, &self.actor)?)
+    }
+
+    /// What a state file must satisfy beyond its syntax before it may
+    /// become a generation: its release exists here, and every resource
+    /// has a known type, an id, and dependencies inside the file.
+    fn check_pushed(
+        &self,
+        g: &Generation,
+        resources: &[ObservedResource],
+    ) -> Result<(), StateFileError> {
+        let bad = |path: String, message: String| StateFileError { path, message };
+        if let Some(v) = &g.release
+            && self.store.release(&g.stack.estate, v).is_err()
+        {
+            return Err(bad(
+                "generation.release".into(),
+                format!(
+                    "release {} of {} is not in this store (`statectl release list --estate {}` lists them)",
+                    display_version(v),
+                    g.stack.estate,
+                    g.stack.estate
+                ),
+            ));
+        }
+        let addresses: BTreeSet<&Address> = resources.iter().map(|r| &r.address).collect();
+        for r in resources {
+            let at = |k: &str| format!("resources[{}].{k}", r.address);
+            if let Err(e) = crate::catalog::lookup(&r.arm_type) {
+                return Err(bad(
+                    at("type"),
+                    format!("{e} (`statectl types` lists them)"),
+                ));
+            }
+            if r.id.trim().is_empty() {
+                return Err(bad(
+                    at("id"),
+                    "is empty; a resource needs its ARM id".into(),
+                ));
+            }
+            if let Some(d) = r.dependencies.iter().find(|d| !addresses.contains(d)) {
+                return Err(bad(
+                    at("dependencies"),
+                    format!("`{d}` is not a resource in this file"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Removes the stack's local lock record when its holder is gone

@@ -148,6 +148,40 @@ pub enum StoreError {
         /// Generation recorded in the file.
         file: u64,
     },
+    /// `state push` of a file that skips generation numbers.
+    #[error(
+        "refusing to push: the file holds generation {file} but the next generation of stack {stack} is {next}; edit generation.number in the file to {next}, or pass --force to push it as generation {next}"
+    )]
+    PushGap {
+        /// The stack.
+        stack: String,
+        /// The only number the next generation may have.
+        next: u64,
+        /// Generation recorded in the file.
+        file: u64,
+    },
+    /// A stack's generation numbers are exhausted.
+    #[error(
+        "stack {stack} is at generation {latest}, the last number there is; the store is damaged or was fed a bad state file: run `statectl store check`"
+    )]
+    GenerationOverflow {
+        /// The stack.
+        stack: String,
+        /// Its latest generation.
+        latest: u64,
+    },
+    /// `state push` of a redacted secret that this store holds no value for.
+    #[error(
+        "refusing to push: {address}: sensitive.{attr} is redacted (`(sensitive)`) in the file and stack {stack} holds no sealed value of it to keep; push a file written by `statectl state pull --show-sensitive`, or remove the attribute so a refresh reads it from the cloud"
+    )]
+    RedactedSecret {
+        /// The stack.
+        stack: String,
+        /// The resource.
+        address: String,
+        /// The secret attribute.
+        attr: String,
+    },
     /// A generation is not in progress, or the journal refers to another generation.
     #[error("generation {number} of {stack} is {state}; {hint}")]
     GenerationState {

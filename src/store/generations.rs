@@ -14,8 +14,8 @@ use super::rows::{ReadRows, Rows, WriteRows};
 use super::schema;
 use super::tree;
 use crate::model::{
-    Address, Checkpoint, Digest, Generation, GenerationKind, ObservedResource, Outcome, Stack,
-    UtcTime,
+    Address, Checkpoint, Digest, Generation, GenerationKind, ObservedResource, Outcome, Secret,
+    Stack, UtcTime,
 };
 
 /// What the applied tree holds for a resource that was not applied from a
@@ -476,7 +476,7 @@ impl Store {
         };
         let g = Generation {
             stack: stack.clone(),
-            number: latest.map_or(1, |l| l.number + 1),
+            number: next_number(stack, latest.as_ref())?,
             kind: new.kind,
             release: new.release,
             plan_hash: new.plan_hash,
@@ -654,29 +654,32 @@ impl Store {
         self.write(|w| {
             let latest = latest_in(w, &stack)?;
             let mut g = template.clone();
-            if let Some(l) = &latest
-                && l.number >= g.number
-            {
+            let next = next_number(&stack, latest.as_ref())?;
+            if g.number != next {
                 if !force {
-                    return Err(StoreError::PushWouldOverwrite {
-                        stack: stack.to_string(),
-                        latest: l.number,
-                        file: g.number,
+                    return Err(match &latest {
+                        Some(l) if g.number <= l.number => StoreError::PushWouldOverwrite {
+                            stack: stack.to_string(),
+                            latest: l.number,
+                            file: g.number,
+                        },
+                        _ => StoreError::PushGap {
+                            stack: stack.to_string(),
+                            next,
+                            file: g.number,
+                        },
                     });
                 }
-                g.number = l.number + 1;
+                g.number = next;
             }
             // Start from the latest state and change it into the file's.
             let (base, last_seq, count, current) = match &latest {
-                Some(l) => {
-                    let current = self.state_in(w, l)?;
-                    (
-                        l.base.clone(),
-                        l.last_seq,
-                        l.resource_count,
-                        current.into_keys().collect::<Vec<_>>(),
-                    )
-                }
+                Some(l) => (
+                    l.base.clone(),
+                    l.last_seq,
+                    l.resource_count,
+                    self.state_in(w, l)?,
+                ),
                 None => {
                     let mut objs = WriteObjects::open(w)?;
                     let e = tree::empty(&mut objs)?;
@@ -689,9 +692,19 @@ impl Store {
                         },
                         0,
                         0,
-                        Vec::new(),
+                        BTreeMap::new(),
                     )
                 }
+            };
+            let resources = match &latest {
+                Some(l) => {
+                    let objs = WriteObjects::open(w)?;
+                    keep_sealed(&stack, resources, |a| match current.get(a) {
+                        Some(slot) => slot.clone().load(&objs, a, l).map(Some),
+                        None => Ok(None),
+                    })?
+                }
+                None => keep_sealed(&stack, resources, |_| Ok(None))?,
             };
             g.base = base;
             g.last_seq = last_seq;
@@ -699,7 +712,7 @@ impl Store {
             let keep: std::collections::BTreeSet<&Address> =
                 resources.iter().map(|r| &r.address).collect();
             let mut changes: Vec<Change> = current
-                .into_iter()
+                .into_keys()
                 .filter(|a| !keep.contains(a))
                 .map(Change::Remove)
                 .collect();
@@ -1010,6 +1023,7 @@ impl Store {
 }
 
 /// Where an entry of a generation's state lives.
+#[derive(Clone)]
 enum Slot {
     /// In the checkpoint's tree, by digest.
     Stored(Digest),
@@ -1082,4 +1096,52 @@ mod tests {
         assert_eq!(&p[..8], &0x0102_0304u64.to_le_bytes());
         assert_eq!(&p[8..], b"shop/prod");
     }
+}
+
+/// The number the next generation of `stack` gets: one past the latest,
+/// never wrapping (a stack at `u64::MAX` is damaged, not new).
+fn next_number(stack: &Stack, latest: Option<&Generation>) -> Result<u64, StoreError> {
+    match latest {
+        None => Ok(1),
+        Some(l) => l
+            .number
+            .checked_add(1)
+            .ok_or_else(|| StoreError::GenerationOverflow {
+                stack: stack.to_string(),
+                latest: l.number,
+            }),
+    }
+}
+
+/// A pushed file's redacted secrets take the sealed value this stack holds
+/// for the same resource and attribute (sealing is bound to stack, address
+/// and attribute, so the ciphertext stays valid); one the stack does not
+/// hold is refused, so a redacted file never replaces a secret with nothing.
+fn keep_sealed(
+    stack: &Stack,
+    mut resources: Vec<ObservedResource>,
+    mut stored: impl FnMut(&Address) -> Result<Option<ObservedResource>, StoreError>,
+) -> Result<Vec<ObservedResource>, StoreError> {
+    for r in &mut resources {
+        if !r.sensitive.values().any(|s| matches!(s, Secret::Unknown)) {
+            continue;
+        }
+        let held = stored(&r.address)?;
+        for (attr, secret) in r.sensitive.iter_mut() {
+            if !matches!(secret, Secret::Unknown) {
+                continue;
+            }
+            match held.as_ref().and_then(|c| c.sensitive.get(attr)) {
+                Some(sealed @ Secret::Sealed(_)) => *secret = sealed.clone(),
+                _ => {
+                    return Err(StoreError::RedactedSecret {
+                        stack: stack.to_string(),
+                        address: r.address.to_string(),
+                        attr: attr.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(resources)
 }
