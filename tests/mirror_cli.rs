@@ -438,6 +438,70 @@ fn a_lease_held_elsewhere_refuses_the_apply_until_force_unlock() {
     );
 }
 
+/// Writes a lease on chatwoot/dev as a holder on `host` with `pid` would.
+fn lease_as(m: &Mirrored, dir: &std::path::Path, host: &str, pid: u32) {
+    let stack = dir.join("v1/stacks/chatwoot/dev");
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 600_000;
+    std::fs::write(stack.join("lock.lease"), format!("otherlease {until}")).unwrap();
+    let keys = statectl::keys::LocalKeyFile::load(&m.key_file()).unwrap();
+    let record = serde_json::json!({"actor": "ci@x", "host": host, "pid": pid, "since": "then"});
+    let sealed = statectl::mirror::envelope::seal(
+        &keys,
+        "v1/stacks/chatwoot/dev/holder",
+        record.to_string().as_bytes(),
+    )
+    .unwrap();
+    std::fs::write(stack.join("holder"), sealed).unwrap();
+}
+
+#[test]
+fn a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mirrored::dir(dir.path());
+    m.apply("v1.0.0");
+    let host = statectl::store::hostname();
+    // A process that has ended: its pid runs nothing now.
+    let mut done = std::process::Command::new("true").spawn().unwrap();
+    let dead = done.id();
+    done.wait().unwrap();
+    m.bump_redis();
+    // A live holder on this host (this test) and a holder on another host
+    // (whose processes cannot be seen from here) keep the lease.
+    for (h, pid) in [(host.as_str(), std::process::id()), ("runner-9", dead)] {
+        lease_as(&m, dir.path(), h, pid);
+        let r = m.try_apply("v1.1.0");
+        assert_eq!(r.code, 1, "{h} {pid}: {}", r.stdout);
+        assert!(
+            r.stderr
+                .contains(&format!("held by ci@x on {h} (pid {pid})")),
+            "{}",
+            r.stderr
+        );
+    }
+    // The dead one on this host: taken over, the apply goes on.
+    lease_as(&m, dir.path(), &host, dead);
+    let r = m.try_apply("v1.1.0");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let audit = m.run(&["audit", "--json"]);
+    let a: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    let takeover = a
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["what"] == "mirror.lease.takeover")
+        .unwrap_or_else(|| panic!("no takeover audited: {}", audit.stdout));
+    assert_eq!(
+        takeover["details"],
+        format!(
+            "took over the mirror lease of ci@x on {host} (pid {dead}) since then: pid {dead} no longer runs on {host}"
+        )
+    );
+}
+
 #[test]
 fn an_unreachable_mirror_never_loses_a_commit_and_the_lag_shows() {
     let dir = tempfile::tempdir().unwrap();

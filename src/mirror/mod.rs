@@ -92,8 +92,10 @@ pub enum MirrorError {
         estate: String,
         /// Its environment.
         env: String,
-        /// The leased blob.
+        /// The leased blob, and who holds it.
         path: String,
+        /// The holder as it recorded itself, when its record reads.
+        holder: Option<LeaseHolder>,
     },
     /// Another machine applied to the stack since this store last saw the
     /// mirror: applying now would plan against stale observed state and
@@ -151,6 +153,32 @@ struct Chunk {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Head {
     generation: u64,
+}
+
+/// Who holds a stack's apply lease, recorded (sealed, like every blob:
+/// it names a person and a host) beside the lease, so a machine that is
+/// refused can name the holder, and a process on the holder's own host can
+/// tell that the holder is gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseHolder {
+    /// Who (user@host of the actor).
+    pub actor: String,
+    /// The host the holding process runs on.
+    pub host: String,
+    /// The holding process.
+    pub pid: u32,
+    /// Since when.
+    pub since: String,
+}
+
+impl std::fmt::Display for LeaseHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} on {} (pid {}) since {}",
+            self.actor, self.host, self.pid, self.since
+        )
+    }
 }
 
 /// What a push did.
@@ -732,7 +760,7 @@ impl Mirror {
     pub async fn lease_stack(
         &self,
         s: &Stack,
-        holder: &str,
+        holder: &LeaseHolder,
         secs: u32,
     ) -> Result<LeaseId, MirrorError> {
         let path = layout::lock(s);
@@ -743,23 +771,33 @@ impl Mirror {
                 // everything else: it names a person and a host). It is
                 // bookkeeping, so it is replaced rather than versioned.
                 let _ = self.backend.delete(&info).await;
-                if let Ok(sealed) = envelope::seal(self.keys.as_ref(), &info, holder.as_bytes()) {
+                let record = serde_json::to_vec(holder).unwrap_or_default();
+                if let Ok(sealed) = envelope::seal(self.keys.as_ref(), &info, &record) {
                     let _ = self.backend.put_new(&info, &sealed).await;
                 }
                 Ok(id)
             }
             Err(BlobError::Leased { .. }) => {
-                let who = self
+                let record = self
                     .get(&format!("{}holder", layout::stack(s)))
                     .await
                     .ok()
-                    .map(|(b, _)| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_else(|| "another machine".into());
+                    .map(|(b, _)| b);
+                let holder = record
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice::<LeaseHolder>(b).ok());
+                let who = match (&holder, &record) {
+                    (Some(h), _) => h.to_string(),
+                    // An older record: free text.
+                    (None, Some(b)) => String::from_utf8_lossy(b).into_owned(),
+                    (None, None) => "another machine".into(),
+                };
                 Err(MirrorError::Locked {
                     stack: s.to_string(),
                     estate: s.estate.clone(),
                     env: s.env.clone(),
                     path: format!("{path}, held by {who}"),
+                    holder,
                 })
             }
             Err(e) => Err(self.blob(e)),

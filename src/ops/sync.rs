@@ -15,9 +15,11 @@ use std::time::Duration;
 use super::{Event, Hooks, Ops, OpsError};
 use crate::keys::{KeyProvider, LocalKeyFile};
 use crate::mirror::config::{Keys, Location, MirrorConfig, PushMode};
-use crate::mirror::{Backend, LeaseId, LocalDir, Mirror, MirrorError, RebuildFilter, azure};
+use crate::mirror::{
+    Backend, LeaseHolder, LeaseId, LocalDir, Mirror, MirrorError, RebuildFilter, azure,
+};
 use crate::model::Stack;
-use crate::store::{StackLock, Store};
+use crate::store::{AuditEvent, StackLock, Store};
 
 /// Seconds a mirror lease lasts unless renewed.
 const LEASE_SECS: u32 = 60;
@@ -292,16 +294,23 @@ impl<C> Ops<C> {
             return Ok(None);
         };
         let m = sync.open(true, hooks)?;
-        let holder = format!(
-            "{} on {} (pid {}) since {}",
-            self.actor.name,
-            crate::store::hostname(),
-            std::process::id(),
-            self.clock.now()
-        );
+        let holder = LeaseHolder {
+            actor: self.actor.name.clone(),
+            host: crate::store::hostname(),
+            pid: std::process::id(),
+            since: self.clock.now().to_string(),
+        };
         let rt = mirror_runtime()?;
         let lease = match rt.block_on(m.lease_stack(stack, &holder, LEASE_SECS)) {
             Ok(l) => l,
+            Err(MirrorError::Locked {
+                holder: Some(gone), ..
+            }) if gone.host == holder.host
+                && gone.pid != holder.pid
+                && !crate::store::pid_alive(gone.pid) =>
+            {
+                self.take_over(&rt, &m, stack, &gone, &holder, hooks)?
+            }
             Err(e @ MirrorError::Locked { .. }) => return Err(e.into()),
             Err(e) => {
                 hooks.event(Event::Warning(format!(
@@ -324,6 +333,36 @@ impl<C> Ops<C> {
             .into());
         }
         Ok(Some(StackLease::renewed(m, stack, lease)))
+    }
+
+    /// Breaks the lease of a holder on this host whose process is gone (a
+    /// crashed apply: waiting out the lease would only delay `--resume`)
+    /// and takes it, audited.
+    fn take_over(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        m: &Mirror,
+        stack: &Stack,
+        gone: &LeaseHolder,
+        holder: &LeaseHolder,
+        hooks: &mut dyn Hooks,
+    ) -> Result<LeaseId, OpsError> {
+        rt.block_on(m.break_stack(stack))?;
+        let details = format!(
+            "took over the mirror lease of {gone}: pid {} no longer runs on {}",
+            gone.pid, gone.host
+        );
+        self.store.audit(
+            &self.actor,
+            AuditEvent {
+                action: "mirror.lease.takeover".into(),
+                target: stack.key(),
+                details: details.clone(),
+                ..AuditEvent::default()
+            },
+        )?;
+        hooks.event(Event::Warning(format!("warning: {details}")))?;
+        Ok(rt.block_on(m.lease_stack(stack, holder, LEASE_SECS))?)
     }
 
     /// Pushes `stack` to the configured mirror after a commit, unless it is

@@ -83,6 +83,16 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// Whether process `pid` is running on this machine. Only a definite "no"
+/// counts (Linux: no `/proc/<pid>`); where that cannot be told, it is
+/// taken as running, so nothing is ever taken from a live holder.
+pub fn pid_alive(pid: u32) -> bool {
+    if !std::path::Path::new("/proc/self").exists() {
+        return true;
+    }
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// How to open a store.
 #[derive(Clone)]
 pub struct StoreOptions {

@@ -33,7 +33,7 @@ pub mod views;
 pub use audit::AuditEvent;
 pub use backups::StateBackup;
 pub use check::CheckReport;
-pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname};
+pub use db::{Actor, DB_FILE, Store, StoreOptions, hostname, pid_alive};
 pub use error::StoreError;
 pub use export::{GenerationRows, ObjectsToPush, ReleaseRow};
 pub use generations::{
