@@ -94,8 +94,9 @@ pub enum MirrorError {
         env: String,
         /// The leased blob, and who holds it.
         path: String,
-        /// The holder as it recorded itself, when its record reads.
-        holder: Option<LeaseHolder>,
+        /// The holder as it recorded itself, when its record reads (boxed:
+        /// errors travel by value and most never carry one).
+        holder: Option<Box<LeaseHolder>>,
     },
     /// Another machine applied to the stack since this store last saw the
     /// mirror: applying now would plan against stale observed state and
@@ -797,7 +798,7 @@ impl Mirror {
                     estate: s.estate.clone(),
                     env: s.env.clone(),
                     path: format!("{path}, held by {who}"),
-                    holder,
+                    holder: holder.map(Box::new),
                 })
             }
             Err(e) => Err(self.blob(e)),

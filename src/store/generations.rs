@@ -1059,45 +1059,6 @@ impl Slot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    #[test]
-    fn a_generation_folds_once_it_holds_a_checkpoint_of_rows() {
-        assert!(!fold_due(CHECKPOINT_EVERY - 1, 0));
-        assert!(fold_due(CHECKPOINT_EVERY, 0));
-        assert!(fold_due(10 + CHECKPOINT_EVERY, 10));
-        assert!(!fold_due(10 + CHECKPOINT_EVERY - 1, 10));
-        // A checkpoint past the last row (a damaged index) does not panic.
-        assert!(!fold_due(3, 7));
-    }
-
-    #[test]
-    fn undecodable_records_are_named_by_table_and_key() {
-        let e = decode_gen("shop/prod", 7, b"not a record")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("generations") && e.contains("shop/prod#7"),
-            "{e}"
-        );
-        let e = decode_row("deltas", "shop/prod", 42, &[0xff; 3])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("deltas") && e.contains("shop/prod@42"), "{e}");
-    }
-
-    #[test]
-    fn a_place_holds_its_row_and_stack() {
-        let p = place("shop/prod", 0x0102_0304);
-        assert_eq!(&p[..8], &0x0102_0304u64.to_le_bytes());
-        assert_eq!(&p[8..], b"shop/prod");
-    }
-}
-
 /// The number the next generation of `stack` gets: one past the latest,
 /// never wrapping (a stack at `u64::MAX` is damaged, not new).
 fn next_number(stack: &Stack, latest: Option<&Generation>) -> Result<u64, StoreError> {
@@ -1144,4 +1105,43 @@ fn keep_sealed(
         }
     }
     Ok(resources)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_generation_folds_once_it_holds_a_checkpoint_of_rows() {
+        assert!(!fold_due(CHECKPOINT_EVERY - 1, 0));
+        assert!(fold_due(CHECKPOINT_EVERY, 0));
+        assert!(fold_due(10 + CHECKPOINT_EVERY, 10));
+        assert!(!fold_due(10 + CHECKPOINT_EVERY - 1, 10));
+        // A checkpoint past the last row (a damaged index) does not panic.
+        assert!(!fold_due(3, 7));
+    }
+
+    #[test]
+    fn undecodable_records_are_named_by_table_and_key() {
+        let e = decode_gen("shop/prod", 7, b"not a record")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("generations") && e.contains("shop/prod#7"),
+            "{e}"
+        );
+        let e = decode_row("deltas", "shop/prod", 42, &[0xff; 3])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("deltas") && e.contains("shop/prod@42"), "{e}");
+    }
+
+    #[test]
+    fn a_place_holds_its_row_and_stack() {
+        let p = place("shop/prod", 0x0102_0304);
+        assert_eq!(&p[..8], &0x0102_0304u64.to_le_bytes());
+        assert_eq!(&p[8..], b"shop/prod");
+    }
 }
