@@ -567,3 +567,58 @@ fn deleting_a_stateful_resource_is_blocked_without_allow_data_loss() {
     let r = p.run(&["sim", "show", "data.backups_container"]);
     assert_eq!(r.code, 1);
 }
+
+#[test]
+fn a_lost_store_key_stops_every_writer_before_the_cloud_changes_and_no_key_is_made() {
+    let p = Project::copy_of_repo();
+    let stack = ["--estate", "chatwoot", "--env", "dev"];
+    let apply = |v: &str| {
+        let args = [&["apply", "--version", v, "--auto-approve"][..], &stack].concat();
+        p.run(&args)
+    };
+    let r = apply("v1.0.0");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The first sealed secret made the key, and said so.
+    let audit = p.run(&["audit", "--json"]);
+    assert!(
+        audit.stdout.contains("store.key.create"),
+        "{}",
+        audit.stdout
+    );
+    let key = p.state_dir().join("local.key");
+    assert!(key.exists());
+    std::fs::remove_file(&key).unwrap();
+
+    let data = p.read("specs/chatwoot/data.toml");
+    p.write(
+        "specs/chatwoot/data.toml",
+        &data.replacen("capacity = 1\n", "capacity = 2\n", 1),
+    );
+    let before = sim_addresses(&p);
+    let sim_before = p.run(&["sim", "list", "--json"]).stdout;
+    let history = |p: &Project| p.run(&[&["history", "--json"][..], &stack].concat()).stdout;
+    let hist_before = history(&p);
+    let want = "the store's secrets are sealed under a data key wrapped by the key file";
+    for args in [
+        vec!["apply", "--version", "v1.1.0", "--auto-approve"],
+        vec!["refresh"],
+        vec!["destroy", "--allow-data-loss", "--auto-approve"],
+        vec!["state", "pull", "--show-sensitive"],
+        vec!["state", "show", "data.redis", "--show-sensitive"],
+    ] {
+        let r = p.run(&[&args[..], &stack].concat());
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+        assert!(!key.exists(), "{args:?} created a new key file");
+        assert_eq!(history(&p), hist_before, "{args:?} recorded a generation");
+        assert_eq!(
+            p.run(&["sim", "list", "--json"]).stdout,
+            sim_before,
+            "{args:?} changed the cloud"
+        );
+    }
+    assert_eq!(sim_addresses(&p), before);
+    // Reading without secrets still works.
+    let r = p.run(&[&["state", "list"][..], &stack].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -1069,7 +1069,7 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
         .spawn()
         .unwrap();
 
-    // Wait until A holds the lease: the holder record names its pid.
+    // Wait until A holds the lease: the holder record (JSON) names its pid.
     let keys = Arc::new(statectl::keys::LocalKeyFile::load(&a.key_file()).unwrap());
     let m = Mirror::new(
         Backend::Azure(Box::new(
@@ -1093,7 +1093,7 @@ fn two_machines_through_azurite_one_applies_the_other_waits_then_catches_up() {
     loop {
         if let Ok((sealed, _)) = rt.block_on(m.backend().get(holder_path))
             && let Ok(who) = m.open(holder_path, &sealed)
-            && String::from_utf8_lossy(&who).contains(&pid)
+            && String::from_utf8_lossy(&who).contains(&format!("\"pid\":{}", first.id()))
         {
             break;
         }

@@ -176,6 +176,7 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
                 if !req.resume {
                     return Err(interrupted(stack, g.number));
                 }
+                self.store.check_data_key()?;
                 let report = self.cloud.runtime.block_on(crate::apply::reconcile(
                     &self.store,
                     self.cloud.provider.as_ref(),

@@ -181,6 +181,7 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
         hooks: &mut dyn Hooks,
     ) -> Result<Refreshed, OpsError> {
         let _lock = self.lock_and_pull(stack, lock_timeout, true, hooks)?;
+        self.store.check_data_key()?;
         let lease = self.lease(stack, hooks)?;
         let latest = planning::latest_settled(&self.store, stack)?.ok_or_else(|| {
             OpsError::NeverApplied {

@@ -116,6 +116,9 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
         if plan.is_empty() {
             return Ok(Finished::NoChanges(Box::new(plan)));
         }
+        // A key file that cannot open the store's secrets would fail the
+        // commit after the cloud changed: find out before.
+        self.store.check_data_key()?;
         let gate = self.gate(stack, opts, &plan, desired)?;
         for n in &gate.notes {
             hooks.event(Event::Note(n))?;

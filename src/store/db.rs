@@ -324,12 +324,27 @@ impl Store {
 
     /// The key provider that wraps the sensitive-value data key (the local
     /// key file, created on first use).
-    pub(crate) fn provider(&self) -> Result<Arc<LocalKeyFile>, StoreError> {
+    /// The key file that wraps the store's data key. Only `create` (the
+    /// first secret of a store that holds no data key yet) may create it:
+    /// a store whose data key exists never gets a new key file, since a
+    /// new key cannot open what the old one sealed.
+    pub(crate) fn provider(&self, create: bool) -> Result<Arc<LocalKeyFile>, StoreError> {
         if let Some(p) = self.provider.get() {
             return Ok(p.clone());
         }
-        let p = Arc::new(LocalKeyFile::open_or_create(&self.key_file)?);
-        Ok(self.provider.get_or_init(|| p).clone())
+        let p = if create {
+            LocalKeyFile::open_or_create(&self.key_file)?
+        } else {
+            LocalKeyFile::load(&self.key_file).map_err(|source| StoreError::StoreKey {
+                file: self.key_file.display().to_string(),
+                source,
+            })?
+        };
+        Ok(self.provider.get_or_init(|| Arc::new(p)).clone())
+    }
+
+    pub(crate) fn key_file_path(&self) -> &std::path::Path {
+        &self.key_file
     }
 
     pub(crate) fn key_cache(&self) -> &super::sealing::KeyCache {
@@ -342,7 +357,7 @@ impl Store {
 
     /// Describes the key provider (for `statectl store info`).
     pub fn key_description(&self) -> Result<String, StoreError> {
-        Ok(self.provider()?.describe())
+        Ok(self.provider(false)?.describe())
     }
 
     /// Compacts the database file (redb files only grow otherwise). Needs

@@ -208,6 +208,18 @@ pub enum StoreError {
     /// Sealing or opening a sensitive value failed.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The store holds secrets sealed under a data key that its key file
+    /// no longer opens (missing, replaced or damaged).
+    #[error(
+        "the store's secrets are sealed under a data key wrapped by the key file {file}, which cannot open it; restore that file from your copy (see docs/store-format.md, \"The store key\"); nothing was changed"
+    )]
+    StoreKey {
+        /// The key file.
+        file: String,
+        /// Why it cannot open the data key.
+        #[source]
+        source: KeyError,
+    },
     /// The storage engine failed on the file's contents: the file is damaged.
     #[error(
         "state store {path} is damaged (the storage engine failed reading it: {detail}); run `statectl store check`, and restore it with `statectl mirror restore` or from a backup"

@@ -21,7 +21,7 @@ use super::db::Store;
 use super::error::StoreError;
 use super::object::Object;
 use super::schema;
-use crate::keys::{DataKey, KeyProvider as _, WrappedKey};
+use crate::keys::{DataKey, KeyProvider as _};
 use crate::model::{AuditEntry, Checkpoint, Digest, Generation, Outcome, Release, Stack};
 
 /// One settled generation and the rows that belong to it alone.
@@ -386,9 +386,7 @@ impl Store {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
-        let wrapped: WrappedKey =
-            codec::decode(&bytes).map_err(|e| corrupt("meta", schema::META_DATA_KEY.into(), e))?;
-        Ok(Some(self.provider()?.unwrap(&wrapped)?))
+        Ok(Some(self.unwrap_data_key(&bytes)?))
     }
 
     /// Installs the sensitive-value key from a mirror, wrapped under this
@@ -403,7 +401,8 @@ impl Store {
                 detail: "this store already seals values with a different key; restore into an empty state directory".into(),
             });
         }
-        let wrapped = self.provider()?.wrap(key)?;
+        // Restoring onto a machine without a key file creates one.
+        let wrapped = self.provider(true)?.wrap(key)?;
         let bytes = codec::encode(&wrapped).map_err(|source| StoreError::Encode {
             what: "wrapped key",
             source,

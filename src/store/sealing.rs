@@ -48,20 +48,12 @@ impl Store {
         {
             return Ok(k);
         }
-        let provider = self.provider()?;
         let mut meta = w.open_table(schema::META)?;
         let existing = meta.get(schema::META_DATA_KEY)?.map(|g| g.value().to_vec());
         let key = match existing {
-            Some(bytes) => {
-                let wrapped: WrappedKey =
-                    codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
-                        table: "meta",
-                        key: schema::META_DATA_KEY.into(),
-                        source,
-                    })?;
-                provider.unwrap(&wrapped)?
-            }
+            Some(bytes) => self.unwrap_data_key(&bytes)?,
             None => {
+                let provider = self.provider(true)?;
                 let key = DataKey::generate()?;
                 let wrapped = provider.wrap(&key)?;
                 let bytes = codec::encode(&wrapped).map_err(|source| StoreError::Encode {
@@ -69,6 +61,26 @@ impl Store {
                     source,
                 })?;
                 meta.insert(schema::META_DATA_KEY, bytes.as_slice())?;
+                drop(meta);
+                // A new key is an event worth a record: a copy of the key
+                // file must now be kept.
+                super::audit::append(
+                    w,
+                    self.clock().now(),
+                    &super::db::Actor {
+                        name: "statectl".into(),
+                        how: "first sealed secret".into(),
+                    },
+                    super::audit::AuditEvent {
+                        action: "store.key.create".into(),
+                        target: "store".into(),
+                        details: format!(
+                            "data key created, wrapped by {}: keep a copy of that file",
+                            provider.describe()
+                        ),
+                        ..Default::default()
+                    },
+                )?;
                 key
             }
         };
@@ -78,6 +90,36 @@ impl Store {
             .lock()
             .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
         Ok(key)
+    }
+
+    /// Opens the stored wrapped data key with the key file (never created
+    /// here); a key file that cannot open it is [`StoreError::StoreKey`].
+    pub(crate) fn unwrap_data_key(&self, bytes: &[u8]) -> Result<DataKey, StoreError> {
+        let wrapped: WrappedKey = codec::decode(bytes).map_err(|source| StoreError::Corrupt {
+            table: "meta",
+            key: schema::META_DATA_KEY.into(),
+            source,
+        })?;
+        self.provider(false)?
+            .unwrap(&wrapped)
+            .map_err(|source| StoreError::StoreKey {
+                file: self.key_file_path().display().to_string(),
+                source,
+            })
+    }
+
+    /// Checks that the key file opens the store's data key, when the store
+    /// has one: run before a workflow calls a provider, so a missing or
+    /// wrong key stops it before the cloud changes rather than after.
+    pub fn check_data_key(&self) -> Result<(), StoreError> {
+        let bytes = self.read(|r| {
+            let meta = r.open_table(schema::META)?;
+            Ok(meta.get(schema::META_DATA_KEY)?.map(|g| g.value().to_vec()))
+        })?;
+        match bytes {
+            Some(b) => self.unwrap_data_key(&b).map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     fn data_key_read(&self) -> Result<DataKey, StoreError> {
@@ -99,12 +141,7 @@ impl Store {
                 "a sealed value exists but the store has no data key".into(),
             ));
         };
-        let wrapped: WrappedKey = codec::decode(&bytes).map_err(|source| StoreError::Corrupt {
-            table: "meta",
-            key: schema::META_DATA_KEY.into(),
-            source,
-        })?;
-        let key = self.provider()?.unwrap(&wrapped)?;
+        let key = self.unwrap_data_key(&bytes)?;
         *self
             .key_cache()
             .0
