@@ -136,3 +136,180 @@ pub(super) fn predict_id(
     Some(id)
 }
 
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::plan::testkit::{
+        SUB, addr, chain, estate, nsg, nsg_id, observe, reference, resource, rg,
+    };
+    use crate::plan::{Plan, PlanOptions};
+
+    fn only(
+        observed: &BTreeMap<Address, ObservedResource>,
+        keep: &[&str],
+    ) -> BTreeMap<Address, ObservedResource> {
+        observed
+            .iter()
+            .filter(|(a, _)| keep.contains(&a.to_string().as_str()))
+            .map(|(a, o)| (a.clone(), o.clone()))
+            .collect()
+    }
+
+    fn re(address: &str, attr: &str) -> Reference {
+        Reference {
+            address: addr(address),
+            attr: attr.into(),
+        }
+    }
+
+    #[test]
+    fn references_read_observed_id_name_attributes_then_properties() {
+        let mut observed = observe(&chain());
+        let vnet = observed.get_mut(&addr("net.vnet")).unwrap();
+        vnet.attributes
+            .insert("location".into(), Value::String("computed".into()));
+        let s = |v: &str| Some(Value::String(v.into()));
+        assert_eq!(
+            lookup(&observed, &re("net.vnet", "id")),
+            s(&nsg_id("net.vnet"))
+        );
+        assert_eq!(lookup(&observed, &re("net.vnet", "name")), s("t-vnet"));
+        assert_eq!(
+            lookup(&observed, &re("net.vnet", "location")),
+            s("computed")
+        );
+        assert_eq!(
+            lookup(&observed, &re("net.vnet", "rule_count")),
+            Some(Value::Int(1))
+        );
+        assert_eq!(lookup(&observed, &re("net.vnet", "fqdn")), None);
+        assert_eq!(lookup(&observed, &re("net.nope", "id")), None);
+    }
+
+    #[test]
+    fn a_resource_resolves_against_observed_outputs() {
+        let e = chain();
+        let observed = only(&observe(&e), &["core.rg", "net.vnet"]);
+        let r = resolve(&e, &addr("app.web"), &observed).unwrap();
+        assert_eq!(r.subscription, SUB);
+        assert_eq!(r.name, "t-web");
+        assert_eq!(r.properties["resource_group"], Value::String("t-rg".into()));
+        assert_eq!(
+            r.properties["peers"],
+            Value::List(vec![Value::String(nsg_id("net.vnet"))])
+        );
+        assert_eq!(
+            r.dependencies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["core.rg", "net.vnet"]
+        );
+        assert_eq!(arm_id(&r), nsg_id("app.web"));
+        assert_eq!(
+            written_id(Some(&r), &r.address, &observed),
+            nsg_id("app.web")
+        );
+    }
+
+    #[test]
+    fn unresolvable_references_are_named() {
+        let e = chain();
+        let observed = only(&observe(&e), &["core.rg"]);
+        assert_eq!(
+            resolve(&e, &addr("app.web"), &observed).unwrap_err(),
+            "property `peers`: ${net.vnet.id} has no value (its resource is not in observed state)"
+        );
+        assert_eq!(
+            resolve(&e, &addr("app.nope"), &observed).unwrap_err(),
+            "app.nope is not in the release"
+        );
+        // A secret is never passed in clear, even when observed.
+        let st = resource(
+            "data.st",
+            "Microsoft.Storage/storageAccounts",
+            &[("resource_group", reference("core.rg", "name"))],
+        );
+        let app = resource(
+            "app.cfg",
+            "Microsoft.Resources/resourceGroups",
+            &[("key", reference("data.st", "primary_access_key"))],
+        );
+        let e = estate([rg(), st.clone(), app]);
+        let observed = observe(&estate([rg(), st]));
+        assert_eq!(
+            resolve(&e, &addr("app.cfg"), &observed).unwrap_err(),
+            "property `key` references the sensitive attribute ${data.st.primary_access_key}; pass secrets through Key Vault references, never in clear"
+        );
+    }
+
+    #[test]
+    fn a_delete_writes_the_observed_id() {
+        let observed = observe(&chain());
+        assert_eq!(
+            written_id(None, &addr("net.vnet"), &observed),
+            nsg_id("net.vnet")
+        );
+        assert_eq!(written_id(None, &addr("net.gone"), &observed), "");
+    }
+
+    fn action_for(e: &Estate, address: &str) -> Action {
+        let p: Plan = crate::plan::testkit::plan_of(
+            Some(e),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        p.actions
+            .into_iter()
+            .find(|a| a.address == addr(address))
+            .unwrap()
+    }
+
+    #[test]
+    fn ids_are_predicted_from_the_release_and_journaled_ids() {
+        // A role assignment's id is under its scope's id: known only once
+        // that is observed or journaled.
+        let ra = resource(
+            "iam.ra",
+            "Microsoft.Authorization/roleAssignments",
+            &[("scope", reference("net.vnet", "id"))],
+        );
+        let e = estate([rg(), nsg("net.vnet", &[]), ra]);
+        let none = BTreeMap::new();
+        let no_ids = BTreeMap::new();
+        // A dependency's name comes from the release.
+        let vnet = action_for(&e, "net.vnet");
+        assert_eq!(
+            predict_id(&e, &vnet, &none, &no_ids),
+            Some(nsg_id("net.vnet"))
+        );
+        let ra = action_for(&e, "iam.ra");
+        assert_eq!(predict_id(&e, &ra, &none, &no_ids), None);
+        let journaled = BTreeMap::from([(addr("net.vnet"), "/j/vnet".to_string())]);
+        assert_eq!(
+            predict_id(&e, &ra, &none, &journaled),
+            Some("/j/vnet/providers/Microsoft.Authorization/roleAssignments/t-ra".into())
+        );
+        // Observed state wins over a journaled id.
+        let observed = observe(&estate([rg(), nsg("net.vnet", &[])]));
+        assert_eq!(
+            predict_id(&e, &ra, &observed, &journaled),
+            Some(format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/t-ra",
+                nsg_id("net.vnet")
+            ))
+        );
+        // A delete writes what observed state holds, if anything.
+        let mut delete = vnet.clone();
+        delete.kind = ActionKind::Delete;
+        assert_eq!(
+            predict_id(&e, &delete, &observed, &no_ids),
+            Some(nsg_id("net.vnet"))
+        );
+        assert_eq!(predict_id(&e, &delete, &none, &no_ids), None);
+    }
+}

@@ -189,3 +189,183 @@ impl Scheduler {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::plan::PlanOptions;
+    use crate::plan::testkit::{addr, chain, digests, observe, plan_of};
+
+    fn sched(needs: &[&[usize]], durations: &[u64], parallelism: usize) -> Scheduler {
+        Scheduler::new(needs, durations, parallelism).unwrap()
+    }
+
+    /// Everything ready, in the order it is handed out.
+    fn drain_ready(s: &mut Scheduler) -> Vec<usize> {
+        std::iter::from_fn(|| s.pop_ready()).collect()
+    }
+
+    #[test]
+    fn only_operations_with_their_dependencies_done_are_ready() {
+        let e = chain();
+        let plan = plan_of(
+            Some(&e),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        // core.rg, net.vnet (needs 0), app.web (needs 0 and 1).
+        let mut s = Scheduler::for_plan(&plan, 10).unwrap();
+        assert_eq!(s.next(0), Next::Journal(10));
+        assert_eq!(drain_ready(&mut s), [0]);
+        s.push_journaled(0);
+        assert_eq!(s.next(0), Next::Start(0));
+        assert_eq!(s.next(1), Next::Wait);
+        assert_eq!(s.succeeded(0), [1]);
+        assert_eq!(s.succeeded(1), [2]);
+        assert_eq!(s.succeeded(2), Vec::<usize>::new());
+        assert!((0..3).all(|i| s.is_settled(i)));
+    }
+
+    #[test]
+    fn deletes_become_ready_in_reverse_dependency_order() {
+        let e = chain();
+        let destroy = PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        };
+        let plan = plan_of(Some(&e), &observe(&e), &digests(&e), &destroy).unwrap();
+        let order: Vec<String> = plan.actions.iter().map(|a| a.address.to_string()).collect();
+        assert_eq!(order, ["app.web", "net.vnet", "core.rg"]);
+        let mut s = Scheduler::for_plan(&plan, 10).unwrap();
+        assert_eq!(drain_ready(&mut s), [0]);
+        assert_eq!(s.succeeded(0), [1]);
+        assert_eq!(drain_ready(&mut s), Vec::<usize>::new());
+        assert_eq!(s.succeeded(1), [2]);
+    }
+
+    #[test]
+    fn a_replacement_waits_for_the_delete_of_what_depends_on_it() {
+        let before = chain();
+        let desired = before
+            .with_resources(|r| {
+                r.remove(&addr("app.web"));
+                let vnet = r.get_mut(&addr("net.vnet")).unwrap();
+                vnet.properties.insert(
+                    "location".into(),
+                    crate::model::Value::String("westus".into()),
+                );
+            })
+            .unwrap();
+        let plan = plan_of(
+            Some(&desired),
+            &observe(&before),
+            &digests(&before),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        let kinds: Vec<String> = plan
+            .actions
+            .iter()
+            .map(|a| format!("{} {}", a.kind, a.address))
+            .collect();
+        assert_eq!(kinds, ["delete app.web", "replace net.vnet"]);
+        let mut s = Scheduler::for_plan(&plan, 10).unwrap();
+        assert_eq!(drain_ready(&mut s), [0]);
+        assert_eq!(s.pop_waiting(), Some(1));
+        assert_eq!(s.succeeded(0), [1]);
+    }
+
+    #[test]
+    fn the_longest_chain_of_work_starts_first_ties_by_index() {
+        // 2 needs 1; levels: 0 -> 5, 1 -> 1 + 10, 2 -> 10.
+        let mut s = sched(&[&[], &[], &[1]], &[5, 1, 10], 4);
+        assert_eq!(drain_ready(&mut s), [1, 0]);
+        let mut s = sched(&[&[], &[], &[]], &[3, 3, 3], 4);
+        assert_eq!(drain_ready(&mut s), [0, 1, 2]);
+        // Journaled or not, the longer chain goes first.
+        let mut s = sched(&[&[], &[], &[1]], &[5, 1, 10], 4);
+        assert_eq!(drain_ready(&mut s), [1, 0]);
+        s.push_journaled(0);
+        s.push_ready(1);
+        assert_eq!(s.next(0), Next::Journal(4));
+        s.pop_ready();
+        s.push_journaled(1);
+        assert_eq!(s.next(0), Next::Start(1));
+        assert_eq!(s.next(1), Next::Start(0));
+    }
+
+    #[test]
+    fn no_more_than_parallelism_operations_start() {
+        let none: &[usize] = &[];
+        let mut s = sched(&[none; 5], &[1; 5], 2);
+        assert_eq!(s.next(0), Next::Journal(2));
+        assert_eq!(s.next(1), Next::Journal(1));
+        assert_eq!(s.next(2), Next::Wait);
+        for i in drain_ready(&mut s) {
+            s.push_journaled(i);
+        }
+        assert_eq!(s.next(2), Next::Wait);
+        assert_eq!(s.next(3), Next::Wait);
+        assert_eq!(s.next(1), Next::Start(0));
+        assert_eq!(s.next(1), Next::Start(1));
+        // Parallelism 0 means one at a time.
+        let mut s = sched(&[none; 2], &[1; 2], 0);
+        assert_eq!(s.next(0), Next::Journal(1));
+        assert_eq!(s.next(1), Next::Wait);
+    }
+
+    #[test]
+    fn a_failure_skips_everything_that_needs_it_transitively() {
+        // 1 and 2 need 0, 3 needs 2, 4 needs nothing.
+        let mut s = sched(&[&[], &[0], &[0], &[2], &[]], &[1; 5], 4);
+        assert_eq!(s.failed(0), [2, 3, 1]);
+        assert!((0..4).all(|i| s.is_settled(i)));
+        assert!(!s.is_settled(4));
+        assert_eq!(s.succeeded(4), Vec::<usize>::new());
+        // Skipped operations are never handed out to be journaled ahead.
+        assert_eq!(s.pop_waiting(), None);
+        // The applier names the failure in each skip.
+        let plan = plan_of(
+            Some(&chain()),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        let o = super::super::operation::skipped(
+            &plan.actions[2],
+            &addr("core.rg"),
+            std::time::Duration::from_secs(7),
+        );
+        assert_eq!(
+            o.result,
+            super::super::report::OpResult::Skipped("needs core.rg, which failed".into())
+        );
+        assert_eq!((o.started, o.took), (o.ended, std::time::Duration::ZERO));
+    }
+
+    #[test]
+    fn waiting_operations_are_handed_out_once_longest_chain_first() {
+        // 1 needs 0, 2 needs 1, 3 needs 0.
+        let mut s = sched(&[&[], &[0], &[1], &[0]], &[1, 1, 1, 5], 4);
+        assert_eq!(s.pop_waiting(), Some(3));
+        assert_eq!(s.succeeded(0), [1, 3]);
+        // 1 is ready now: not handed out as waiting.
+        assert_eq!(s.pop_waiting(), Some(2));
+        assert_eq!(s.pop_waiting(), None);
+    }
+
+    #[test]
+    fn a_dependency_beyond_the_plan_is_a_bug() {
+        let e = Scheduler::new(&[&[], &[5]], &[1, 1], 1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bug in statectl: action 1 needs 5, beyond the plan"
+        );
+    }
+}
