@@ -297,6 +297,12 @@ mod tests {
         s.push_journaled(1);
         assert_eq!(s.next(0), Next::Start(1));
         assert_eq!(s.next(1), Next::Start(0));
+        // On a tie the journaled one starts: no commit needed.
+        let mut s = sched(&[&[], &[]], &[3, 3], 4);
+        assert_eq!(drain_ready(&mut s), [0, 1]);
+        s.push_ready(0);
+        s.push_journaled(1);
+        assert_eq!(s.next(0), Next::Start(1));
     }
 
     #[test]
