@@ -10,16 +10,35 @@
 //! again then finishes the work (puts are idempotent by ARM id, so nothing
 //! is created twice). The applier never parses specs and knows nothing of
 //! the cloud behind the [`Provider`].
+//!
+//! One apply is taken apart by concern: `applier` begins and finishes its
+//! generation; `run` drives the operations in between; `scheduler`
+//! decides what may start (dependencies, critical path, free slots,
+//! failures and the skips they cause); `group_commit` batches results into
+//! store commits; `journaled` keeps the entries written ahead of their
+//! operations; `resolve` fills references and predicts ARM ids;
+//! `operation` runs one action on the provider.
+//!
+//! [`Provider`]: crate::provider::Provider
 
 mod applier;
 mod drift;
+mod error;
+mod group_commit;
+mod journaled;
+mod operation;
 mod progress;
 mod reconcile;
+mod report;
+mod resolve;
+mod run;
+mod scheduler;
 
-pub use applier::{
-    ApplyError, ApplyOptions, ApplyReport, JOURNAL_AHEAD, OpOutcome, OpResult, PENDING_MAX,
-    PENDING_WAIT, apply,
-};
+pub use applier::{ApplyOptions, apply};
 pub use drift::{DriftReport, DriftedProperty, detect};
+pub use error::ApplyError;
+pub use group_commit::{PENDING_MAX, PENDING_WAIT};
+pub use journaled::JOURNAL_AHEAD;
 pub use progress::{LineProgress, Progress, QuietProgress};
 pub use reconcile::{ReconcileReport, reconcile};
+pub use report::{ApplyReport, OpOutcome, OpResult};

@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::applier::{OpOutcome, OpResult};
+use super::report::{OpOutcome, OpResult};
 use crate::plan::Action;
 
 /// Receives the applier's progress, for display.

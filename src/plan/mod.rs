@@ -17,3 +17,6 @@ pub mod render;
 
 pub use action::{Action, ActionKind, Plan, PlanCounts, PlanOptions, PropertyChange, Target};
 pub use planner::{PlanError, PlanInput, plan};
+
+#[cfg(test)]
+pub(crate) mod testkit;

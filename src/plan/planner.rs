@@ -535,3 +535,276 @@ fn creation_changes(r: &Resource, resolved: &BTreeMap<String, Known>) -> Vec<Pro
     }));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::plan::Target;
+    use crate::plan::testkit::{addr, chain, digests, nsg, nsg_id, observe, plan_of};
+
+    /// Each action as `kind address needs`, in plan order.
+    fn shape(p: &Plan) -> Vec<String> {
+        p.actions
+            .iter()
+            .map(|a| format!("{} {} {:?}", a.kind, a.address, a.needs))
+            .collect()
+    }
+
+    /// `chain()` applied, then `edit` made to the release.
+    fn after_edit(edit: impl FnOnce(&mut BTreeMap<Address, Resource>)) -> Plan {
+        after_edit_with(edit, &PlanOptions::default()).unwrap()
+    }
+
+    fn after_edit_with(
+        edit: impl FnOnce(&mut BTreeMap<Address, Resource>),
+        options: &PlanOptions,
+    ) -> Result<Plan, PlanError> {
+        let before = chain();
+        let desired = before.with_resources(edit).unwrap();
+        plan_of(
+            Some(&desired),
+            &observe(&before),
+            &digests(&before),
+            options,
+        )
+    }
+
+    fn set(r: &mut BTreeMap<Address, Resource>, a: &str, k: &str, v: Value) {
+        let r = r.get_mut(&addr(a)).unwrap();
+        r.properties.insert(k.into(), v);
+    }
+
+    #[test]
+    fn creates_from_empty_follow_the_dependency_graph() {
+        let e = chain();
+        let p = plan_of(
+            Some(&e),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        // Address order is app, core, net; the plan is in dependency order.
+        assert_eq!(
+            shape(&p),
+            [
+                "create core.rg []",
+                "create net.vnet [0]",
+                "create app.web [0, 1]"
+            ]
+        );
+        assert_eq!(p.unchanged, 0);
+        assert_eq!(p.blocked().count(), 0);
+        // An id is known before creation: it follows from type, name and
+        // placement.
+        let web = &p.actions[2];
+        assert!(web.after_unknown.is_empty(), "{:?}", web.after_unknown);
+        let peers = web.changes.iter().find(|c| c.path == "peers").unwrap();
+        assert_eq!(
+            peers.after,
+            Some(Value::List(vec![Value::String(nsg_id("net.vnet"))]))
+        );
+        assert_eq!(p.hash, p.compute_hash());
+    }
+
+    #[test]
+    fn what_was_applied_unchanged_needs_nothing() {
+        let p = after_edit(|_| {});
+        assert_eq!(shape(&p), Vec::<String>::new());
+        assert_eq!(p.unchanged, 3);
+    }
+
+    #[test]
+    fn a_changed_property_is_an_in_place_update() {
+        let p = after_edit(|r| set(r, "net.vnet", "rule_count", Value::Int(2)));
+        assert_eq!(shape(&p), ["update net.vnet []"]);
+        let c = &p.actions[0].changes;
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].path, "rule_count");
+        assert_eq!(c[0].before, Some(Value::Int(1)));
+        assert_eq!(c[0].after, Some(Value::Int(2)));
+        assert!(!c[0].forces_replacement);
+        // app.web references it but its resolved values do not change.
+        assert_eq!(p.unchanged, 2);
+    }
+
+    #[test]
+    fn a_changed_digest_with_equal_values_is_no_op() {
+        let p = after_edit(|r| {
+            // Same values, different declaration: the digest differs.
+            let web = r.get_mut(&addr("app.web")).unwrap();
+            web.depends_on.insert(addr("core.rg"));
+        });
+        assert_eq!(shape(&p), Vec::<String>::new());
+        assert_eq!(p.unchanged, 3);
+    }
+
+    #[test]
+    fn a_property_that_forces_new_is_a_replacement() {
+        let p = after_edit(|r| {
+            set(r, "net.vnet", "location", Value::String("westus".into()));
+        });
+        assert_eq!(shape(&p), ["replace net.vnet []"]);
+        let a = &p.actions[0];
+        assert_eq!(a.reason.as_deref(), Some("`location` forces replacement"));
+        assert!(!a.destructive_to_data);
+        assert_eq!(a.blocked, None);
+    }
+
+    #[test]
+    fn replace_flag_replaces_an_unchanged_resource() {
+        let options = PlanOptions {
+            replace: vec![Target::Resource(addr("net.vnet"))],
+            ..PlanOptions::default()
+        };
+        let p = after_edit_with(|_| {}, &options).unwrap();
+        assert_eq!(shape(&p), ["replace net.vnet []"]);
+        assert_eq!(
+            p.actions[0].reason.as_deref(),
+            Some("requested with --replace")
+        );
+        assert!(p.actions[0].changes.is_empty());
+    }
+
+    #[test]
+    fn a_resource_no_longer_desired_is_deleted() {
+        let p = after_edit(|r| {
+            r.remove(&addr("app.web"));
+        });
+        assert_eq!(shape(&p), ["delete app.web []"]);
+        let a = &p.actions[0];
+        assert_eq!(a.desired, None);
+        assert_eq!(a.after, None);
+        assert_eq!(a.name, "t-web");
+        assert_eq!(p.unchanged, 2);
+    }
+
+    #[test]
+    fn deletes_run_in_reverse_dependency_order() {
+        let e = chain();
+        let options = PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        };
+        let p = plan_of(Some(&e), &observe(&e), &digests(&e), &options).unwrap();
+        assert_eq!(
+            shape(&p),
+            [
+                "delete app.web []",
+                "delete net.vnet [0]",
+                "delete core.rg [0, 1]"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dependant_being_deleted_goes_before_a_replacement() {
+        let p = after_edit(|r| {
+            r.remove(&addr("app.web"));
+            set(r, "net.vnet", "location", Value::String("westus".into()));
+        });
+        assert_eq!(shape(&p), ["delete app.web []", "replace net.vnet [0]"]);
+    }
+
+    #[test]
+    fn a_replaced_dependency_goes_before_its_dependants_update() {
+        let p = after_edit(|r| {
+            set(r, "net.vnet", "location", Value::String("westus".into()));
+            set(r, "app.web", "rule_count", Value::Int(3));
+        });
+        assert_eq!(shape(&p), ["replace net.vnet []", "update app.web [0]"]);
+    }
+
+    #[test]
+    fn protected_deletes_are_blocked_and_named() {
+        let before = chain();
+        let mut observed = observe(&before);
+        observed.get_mut(&addr("app.web")).unwrap().prevent_destroy = true;
+        let desired = before
+            .with_resources(|r| {
+                r.remove(&addr("app.web"));
+            })
+            .unwrap();
+        let p = plan_of(
+            Some(&desired),
+            &observed,
+            &digests(&before),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.actions[0].blocked.as_deref(),
+            Some(
+                "deleting app.web would lose data (it has prevent_destroy); pass --allow-data-loss to allow it"
+            )
+        );
+        let kept = PlanOptions {
+            keep_stateful: true,
+            ..PlanOptions::default()
+        };
+        let p = plan_of(Some(&desired), &observed, &digests(&before), &kept).unwrap();
+        assert_eq!(shape(&p), Vec::<String>::new());
+        assert_eq!(p.kept, [addr("app.web")]);
+    }
+
+    #[test]
+    fn a_target_plans_only_it_and_what_it_needs() {
+        let edit = |r: &mut BTreeMap<Address, Resource>| {
+            set(r, "net.vnet", "rule_count", Value::Int(2));
+            set(r, "app.web", "rule_count", Value::Int(2));
+            let extra = nsg("net.extra", &[]);
+            r.insert(extra.address.clone(), extra);
+        };
+        let only = |t: Target| PlanOptions {
+            targets: vec![t],
+            ..PlanOptions::default()
+        };
+        let p = after_edit_with(edit, &only(Target::Resource(addr("net.vnet")))).unwrap();
+        assert_eq!(shape(&p), ["update net.vnet []"]);
+        // A target takes what it needs along (net.vnet), not what needs it.
+        let p = after_edit_with(edit, &only(Target::Resource(addr("app.web")))).unwrap();
+        assert_eq!(shape(&p), ["update net.vnet []", "update app.web [0]"]);
+        let p = after_edit_with(edit, &only(Target::Module("net".into()))).unwrap();
+        assert_eq!(shape(&p), ["create net.extra []", "update net.vnet []"]);
+        assert_eq!(p.unchanged, 2);
+    }
+
+    #[test]
+    fn a_target_that_matches_nothing_is_an_error() {
+        let e = after_edit_with(
+            |_| {},
+            &PlanOptions {
+                targets: vec![Target::Module("nope".into())],
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--target `module.nope` matches no resource of t/dev (desired or observed); `statectl state list` and the specs show the addresses"
+        );
+        let e = after_edit_with(
+            |_| {},
+            &PlanOptions {
+                replace: vec![Target::Resource(addr("net.nope"))],
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("--replace `net.nope` matches no"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn topo_breaks_ties_by_index_and_detects_cycles() {
+        let needs = |v: &[&[usize]]| -> Vec<BTreeSet<usize>> {
+            v.iter().map(|n| n.iter().copied().collect()).collect()
+        };
+        assert_eq!(topo(&needs(&[&[2], &[], &[]])), Some(vec![1, 2, 0]));
+        assert_eq!(topo(&needs(&[&[1], &[0]])), None);
+    }
+}
