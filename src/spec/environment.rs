@@ -1,8 +1,12 @@
 //! The schema of `environments/<env>.toml`: the `[environment]` table, the
 //! optional `[maintenance_window]` and the environment's `[vars]`.
+//!
+//! Everything prod relies on later (the window's days, hours and time zone)
+//! is checked here, so `statectl validate` finds it rather than an apply.
 
 use std::collections::BTreeMap;
 
+use jiff::tz::TimeZone;
 use toml::de::DeTable;
 
 use super::discovery::known_list;
@@ -244,7 +248,8 @@ fn read_clock(file: &SourceFile, t: &DeTable<'_>, sp: &Span, k: &str) -> Result<
     })
 }
 
-/// An IANA-style zone name (`Area/Location`).
+/// A zone the bundled IANA database knows: the production gate resolves it
+/// on every apply, so a name it cannot find must fail here, not in prod.
 fn read_timezone(file: &SourceFile, t: &DeTable<'_>, sp: &Span) -> Result<String, SpecError> {
     let key = "maintenance_window.timezone";
     let tz_v = req(file, t, sp, W, "timezone")?;
@@ -259,7 +264,32 @@ fn read_timezone(file: &SourceFile, t: &DeTable<'_>, sp: &Span) -> Result<String
         )
         .help("write e.g. \"America/New_York\" (US Eastern, with daylight saving)"));
     }
+    if TimeZone::get(&timezone).is_err() {
+        let help = match closest_zone(&timezone) {
+            Some(z) => {
+                format!("did you mean \"{z}\"? (IANA time zone names, e.g. \"America/New_York\")")
+            }
+            None => "write an IANA time zone name, e.g. \"America/New_York\" or \"Europe/Berlin\""
+                .to_string(),
+        };
+        return Err(SpecError::at(
+            K::InvalidValue,
+            file,
+            &tz_v.span(),
+            key,
+            format!("unknown time zone `{timezone}`"),
+        )
+        .help(help));
+    }
     Ok(timezone)
+}
+
+fn closest_zone(name: &str) -> Option<String> {
+    let names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|n| n.as_str().to_string())
+        .collect();
+    crate::util::closest(name, names.iter().map(String::as_str), str::to_string).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -303,6 +333,29 @@ mod tests {
         let w = env.maintenance_window.unwrap();
         assert_eq!((w.start, w.end), (120, 360));
         assert_eq!(w.timezone, "America/New_York");
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_refused_with_a_suggestion() {
+        let e = one_error(&window("America/Nwe_York"));
+        let d = e.detail();
+        assert_eq!((d.line, d.col), (9, 12));
+        assert_eq!(d.key, "maintenance_window.timezone");
+        assert_eq!(d.message, "unknown time zone `America/Nwe_York`");
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap_or("")
+                .contains("\"America/New_York\""),
+            "{e}"
+        );
+        let e = one_error(&window("Nowhere/Atlantis_Qzx"));
+        assert!(
+            e.detail().help.as_deref().unwrap_or("").contains("IANA"),
+            "{e}"
+        );
+        let e = one_error(&window("EST"));
+        assert_eq!(e.detail().message, "`EST` is not an IANA time zone name");
     }
 
     #[test]
