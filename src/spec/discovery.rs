@@ -6,6 +6,7 @@
 //! relative to the project root.
 
 use std::path::{Path, PathBuf};
+use std::str::Utf8Error;
 
 use super::error::{SpecError, SpecErrorKind as K};
 use super::source::SourceFile;
@@ -74,17 +75,31 @@ pub(super) fn read_source(root: &Path, path: &Path) -> Result<SourceFile, SpecEr
     let rel = rel(root, path);
     let bytes = std::fs::read(path)
         .map_err(|e| SpecError::whole(K::Io, &rel, format!("cannot read file: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        SpecError::whole(
-            K::Syntax,
-            &rel,
-            format!(
-                "file is not UTF-8 (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
-    Ok(SourceFile::new(rel, text))
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(rel, text)),
+        Err(e) => {
+            let err = e.utf8_error();
+            Err(not_utf8(rel, e.as_bytes(), err))
+        }
+    }
+}
+
+/// One error at the first bad byte, as `line:col` in the text before it:
+/// that is where an editor shows the problem, and a byte offset is not.
+fn not_utf8(rel: PathBuf, bytes: &[u8], err: Utf8Error) -> SpecError {
+    let at = err.valid_up_to();
+    let byte = bytes.get(at).copied().unwrap_or(0);
+    // The lossy text agrees with the file up to `at`, so positions before
+    // and at the bad byte are the file's own.
+    let file = SourceFile::new(rel, String::from_utf8_lossy(bytes).into_owned());
+    SpecError::at(
+        K::Syntax,
+        &file,
+        &(at..at + 1),
+        "",
+        format!("file is not UTF-8 (invalid byte 0x{byte:02x})"),
+    )
+    .help("save the file as UTF-8 text; write non-ASCII characters as UTF-8 or as TOML escapes such as \"\\u00e9\"")
 }
 
 fn read_dir(dir: &Path, rel: &Path) -> Result<Vec<PathBuf>, SpecError> {
@@ -158,6 +173,21 @@ mod tests {
                 .as_deref()
                 .unwrap_or("")
                 .contains("--project")
+        );
+    }
+
+    #[test]
+    fn non_utf8_is_one_error_at_line_and_column() {
+        let d = project(&[("specs/a/m.toml", b"[rg]\nname = \"a\xffb\"\n")]);
+        let e = read_source(d.path(), &d.path().join("specs/a/m.toml")).unwrap_err();
+        assert_eq!(e.detail().kind, K::Syntax);
+        assert_eq!(e.detail().file, PathBuf::from("specs/a/m.toml"));
+        assert_eq!((e.detail().line, e.detail().col), (2, 10));
+        assert_eq!(e.detail().message, "file is not UTF-8 (invalid byte 0xff)");
+        assert!(
+            e.render().contains("2 | name = \"a\u{fffd}b\""),
+            "{}",
+            e.render()
         );
     }
 

@@ -79,6 +79,10 @@ impl Loader {
     }
 
     /// Loads the desired state of `estate` in environment `env`.
+    ///
+    /// Loading stops before the resources when a module file could not be
+    /// read or parsed: every reference into the module would otherwise
+    /// repeat that one error as "not declared".
     pub fn load(&self, estate: &str, env: &str) -> Result<Estate, SpecErrors> {
         let dir = self.root.join("specs").join(estate);
         if !dir.join(ESTATE_FILE).is_file() {
@@ -130,8 +134,12 @@ impl Loader {
             &mut errs,
         );
 
+        let before = errs.len();
         let files = self.read_modules(&dir, &mut errs)?;
         let docs = parse_modules(&files, &mut errs);
+        if errs.len() > before {
+            return Err(SpecErrors::new(errs).unwrap_or_else(|| bug(&estate_file)));
+        }
         let decls = declare_all(&files, &docs, &scope, &mut errs);
         let mut edges = Edges::new();
         let inputs = Inputs {
