@@ -73,7 +73,7 @@ pub(super) fn read_environment(
         None => None,
     };
     let vars = match lookup(doc, "vars") {
-        Some(v) => read_vars(file, opt(as_table(file, v, "vars"), errs)?, "vars", errs),
+        Some(v) => read_vars(file, opt(as_table(file, v, "vars"), errs)?, "vars", errs).values,
         None => BTreeMap::new(),
     };
     Some(Environment {

@@ -13,7 +13,7 @@ use super::toml_access::{
     SValue, as_array, as_str, as_table, check_keys, de_int, float, interval, join, lookup, opt,
     req, type_err,
 };
-use super::vars::read_vars;
+use super::vars::{Vars, read_vars};
 use crate::model::{CostItem, Objectives, Value};
 
 const ESTATE_KEYS: &[&str] = &[
@@ -33,8 +33,8 @@ const DEFAULT_REQUIRED_TAGS: &[&str] = &["cost-center", "environment", "owner"];
 
 /// What `estate.toml` says about the estate in one environment.
 ///
-/// Invariant: every field was read without error, or the error is in the
-/// list the reader was given.
+/// Invariant: `vars_complete` is false when a variable (estate-wide or for
+/// this environment) was left out because of an error already reported.
 #[derive(Debug)]
 pub(super) struct EstateHead {
     /// Recovery objectives, budget and required tags.
@@ -49,6 +49,8 @@ pub(super) struct EstateHead {
     pub dr_region: Option<String>,
     /// Fixed monthly costs outside the resources.
     pub cost_items: Vec<CostItem>,
+    /// Whether every variable was read.
+    pub vars_complete: bool,
 }
 
 /// Per-environment overrides for the environment being loaded.
@@ -56,7 +58,7 @@ pub(super) struct EstateHead {
 struct EnvOverride {
     region: Option<String>,
     dr_region: Option<String>,
-    vars: BTreeMap<String, Value>,
+    vars: Vars,
 }
 
 /// Reads `estate.toml` of `estate` for environment `env`; `env_names` are
@@ -73,20 +75,25 @@ pub(super) fn read_estate_head(
     check_estate_table(file, doc, estate, errs);
     let objectives = read_objectives(file, doc, errs);
     let vars = match lookup(doc, "vars") {
-        Some(v) => opt(as_table(file, v, "vars"), errs)
-            .map(|t| read_vars(file, t, "vars", errs))
-            .unwrap_or_default(),
-        None => BTreeMap::new(),
+        Some(v) => match opt(as_table(file, v, "vars"), errs) {
+            Some(t) => read_vars(file, t, "vars", errs),
+            None => Vars::default(),
+        },
+        None => Vars {
+            complete: true,
+            ..Vars::default()
+        },
     };
     let over = read_overrides(file, doc, env, env_names, errs);
     let cost_items = read_cost_items(file, doc, errs);
     Some(EstateHead {
         objectives: objectives?,
-        vars,
-        env_vars: over.vars,
+        vars: vars.values,
+        env_vars: over.vars.values,
         region: over.region,
         dr_region: over.dr_region,
         cost_items,
+        vars_complete: vars.complete && over.vars.complete,
     })
 }
 
@@ -129,7 +136,13 @@ fn read_overrides(
     env_names: &[String],
     errs: &mut Vec<SpecError>,
 ) -> EnvOverride {
-    let mut out = EnvOverride::default();
+    let mut out = EnvOverride {
+        vars: Vars {
+            complete: true,
+            ..Vars::default()
+        },
+        ..EnvOverride::default()
+    };
     let Some(v) = lookup(doc, "environments") else {
         return out;
     };
@@ -168,10 +181,11 @@ fn read_overrides(
         if lookup(et, "dr_region").is_some() {
             out.dr_region = text("dr_region", errs);
         }
-        if let Some(vv) = lookup(et, "vars")
-            && let Some(vt) = opt(as_table(file, vv, &join(&prefix, "vars")), errs)
-        {
-            out.vars = read_vars(file, vt, &join(&prefix, "vars"), errs);
+        if let Some(vv) = lookup(et, "vars") {
+            match opt(as_table(file, vv, &join(&prefix, "vars")), errs) {
+                Some(vt) => out.vars = read_vars(file, vt, &join(&prefix, "vars"), errs),
+                None => out.vars.complete = false,
+            }
         }
     }
     out
@@ -354,6 +368,7 @@ mod tests {
         assert_eq!(head.region.as_deref(), Some("westus"));
         assert_eq!(head.vars["sku"], Value::String("S1".into()));
         assert_eq!(head.env_vars["sku"], Value::String("P1".into()));
+        assert!(head.vars_complete);
         assert_eq!(head.cost_items[0].usd_cents, 2999);
         assert_eq!(
             head.objectives.required_tags,
@@ -391,5 +406,14 @@ mod tests {
             assert_eq!(errs.len(), 1, "{text}\n{errs:?}");
             assert_eq!(errs[0].detail().key, *key, "{text}");
         }
+    }
+
+    #[test]
+    fn a_broken_variable_marks_the_head_incomplete() {
+        let (head, errs) = read(&format!(
+            "{HEAD}\n[environments.prod]\nvars.a = \"${{var.a}}\"\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(!head.unwrap().vars_complete);
     }
 }

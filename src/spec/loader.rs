@@ -80,9 +80,10 @@ impl Loader {
 
     /// Loads the desired state of `estate` in environment `env`.
     ///
-    /// Loading stops before the resources when a module file could not be
-    /// read or parsed: every reference into the module would otherwise
-    /// repeat that one error as "not declared".
+    /// Loading stops before the resources when a variable or a module file
+    /// could not be read: every use of the variable, or every reference
+    /// into the module, would otherwise repeat that one error as
+    /// "undefined variable" or "not declared".
     pub fn load(&self, estate: &str, env: &str) -> Result<Estate, SpecErrors> {
         let dir = self.root.join("specs").join(estate);
         if !dir.join(ESTATE_FILE).is_file() {
@@ -108,7 +109,7 @@ impl Loader {
             &env_names,
             &mut errs,
         );
-        let Some(head) = head else {
+        let Some(head) = head.filter(|h| h.vars_complete) else {
             return Err(SpecErrors::new(errs).unwrap_or_else(|| bug(&estate_file)));
         };
         if let Some(r) = head.region {
