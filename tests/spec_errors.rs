@@ -313,3 +313,163 @@ fn invalid_input_leaves_nothing_behind_and_usage_errors_exit_2() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("no environment `qa`"), "{}", run.stderr);
 }
+
+/// A minimal project with generation 1 of shop/dev applied, and what a
+/// reader sees of its state, to prove a broken spec changes none of it.
+fn applied_project() -> (Project, String) {
+    let p = Project::minimal();
+    let run = p.run(&[
+        "apply",
+        "--estate",
+        "shop",
+        "--env",
+        "dev",
+        "--version",
+        "v1.0.0",
+        "--auto-approve",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let state = state_of(&p);
+    (p, state)
+}
+
+fn state_of(p: &Project) -> String {
+    let list = p.run(&["state", "list", "--estate", "shop", "--env", "dev"]);
+    let sim = p.run(&["sim", "list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(sim.code, 0, "{}", sim.stderr);
+    format!("{}\n{}", list.stdout, sim.stdout)
+}
+
+/// `validate` and `apply` both refuse the broken project with exactly one
+/// error, at `location` with `fragments`, and the state is as it was.
+fn refused_once(p: &Project, before: &str, location: &str, fragments: &[&str]) {
+    let validate = p.run(&["validate"]);
+    let apply = p.run(&[
+        "apply",
+        "--estate",
+        "shop",
+        "--env",
+        "dev",
+        "--version",
+        "v2.0.0",
+        "--auto-approve",
+    ]);
+    for run in [&validate, &apply] {
+        assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.stderr.matches("error: ").count(),
+            // validate adds its summary line; apply prints the spec error only.
+            if std::ptr::eq(run, &validate) { 2 } else { 1 },
+            "want one spec error in:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("--> {location}")),
+            "want {location} in:\n{}",
+            run.stderr
+        );
+        for f in fragments {
+            assert!(run.stderr.contains(f), "want {f:?} in:\n{}", run.stderr);
+        }
+    }
+    assert!(
+        validate.stdout.contains("invalid shop/dev: 1 error(s)"),
+        "{}",
+        validate.stdout
+    );
+    assert_eq!(state_of(p), before, "a refused spec changed the state");
+}
+
+#[test]
+fn unknown_time_zone_in_maintenance_window() {
+    let (p, before) = applied_project();
+    p.write(
+        "environments/dev.toml",
+        &format!(
+            "{}\n[maintenance_window]\ndays = [\"sunday\"]\nstart = \"02:00\"\nend = \"06:00\"\ntimezone = \"America/Nwe_York\"\n",
+            util::ENV_DEV
+        ),
+    );
+    refused_once(
+        &p,
+        &before,
+        "environments/dev.toml:10:12",
+        &[
+            "error: unknown time zone `America/Nwe_York`",
+            "= key: maintenance_window.timezone",
+            "help: did you mean \"America/New_York\"?",
+        ],
+    );
+}
+
+#[test]
+fn non_utf8_byte_is_one_error_with_line_and_column() {
+    let (p, before) = applied_project();
+    // net.toml holds rg and vnet, which others could reference: one error
+    // for the file, none for what depends on it.
+    let mut bytes = util::NET_SHOP.as_bytes().to_vec();
+    let at = util::NET_SHOP.find("-vnet").unwrap();
+    bytes.splice(at..at, [0xff, 0xfe]);
+    p.write_bytes("specs/shop/net.toml", &bytes);
+    p.write(
+        "specs/shop/app.toml",
+        "[nsg]\ntype = \"Microsoft.Network/networkSecurityGroups\"\nname = \"n\"\nproperties.resource_group = \"${net.rg.name}\"\n",
+    );
+    refused_once(
+        &p,
+        &before,
+        "specs/shop/net.toml:8:23",
+        &[
+            "error: file is not UTF-8 (invalid byte 0xff)",
+            "save the file as UTF-8",
+        ],
+    );
+    let run = p.run(&["validate"]);
+    assert!(!run.stderr.contains("offset"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not declared"), "{}", run.stderr);
+}
+
+#[test]
+fn variable_that_uses_itself_is_one_cycle_error() {
+    let (p, before) = applied_project();
+    p.write(
+        "specs/shop/estate.toml",
+        &util::ESTATE_SHOP.replace("product = \"shop\"", "product = \"${var.product}\""),
+    );
+    refused_once(
+        &p,
+        &before,
+        "specs/shop/estate.toml:9:11",
+        &[
+            "error: variable `product` uses itself",
+            "= key: vars.product",
+        ],
+    );
+    let run = p.run(&["validate"]);
+    assert!(!run.stderr.contains("undefined variable"), "{}", run.stderr);
+}
+
+#[test]
+fn variables_in_a_cycle_are_one_error_naming_it() {
+    let (p, before) = applied_project();
+    p.write(
+        "specs/shop/estate.toml",
+        &util::ESTATE_SHOP.replace(
+            "product = \"shop\"",
+            "product = \"${var.brand}\"\nbrand = \"${var.product}-x\"",
+        ),
+    );
+    refused_once(
+        &p,
+        &before,
+        "specs/shop/estate.toml:",
+        &[
+            "error: variables use each other in a cycle: ",
+            "product",
+            "brand",
+        ],
+    );
+    let run = p.run(&["validate"]);
+    assert!(!run.stderr.contains("undefined variable"), "{}", run.stderr);
+}

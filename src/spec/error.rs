@@ -23,7 +23,7 @@ pub enum SpecErrorKind {
     DanglingReference,
     /// A reference to an attribute the target does not have.
     UnknownAttribute,
-    /// Resources that depend on each other in a circle.
+    /// Resources, or variables, that depend on each other in a circle.
     Cycle,
     /// Two declarations of the same resource.
     Duplicate,

@@ -1,0 +1,233 @@
+//! The schema of `specs/<estate>/exceptions.toml`: waivers of one policy
+//! rule for a scope, each with a justification, an approver and an expiry.
+//!
+//! Whether an exception is still active is decided by `verify` against the
+//! clock; here each one is only checked to be complete and well formed.
+
+use toml::de::DeTable;
+
+use super::error::{SpecError, SpecErrorKind as K};
+use super::source::SourceFile;
+use super::toml_access::{
+    SValue, Span, as_array, as_str, as_table, check_keys, join, lookup, opt, req,
+};
+use crate::model::{Address, ExceptionScope, PolicyException, check_identifier};
+
+const EXCEPTIONS_KEYS: &[&str] = &["exception"];
+const EXCEPTION_KEYS: &[&str] = &[
+    "rule",
+    "scope",
+    "justification",
+    "approver",
+    "expires",
+    "issue",
+];
+
+/// Every well-formed `[[exception]]`; the others are reported in `errs`.
+pub(super) fn read_exceptions(
+    file: &SourceFile,
+    doc: &DeTable<'_>,
+    errs: &mut Vec<SpecError>,
+) -> Vec<PolicyException> {
+    check_keys(file, doc, "", EXCEPTIONS_KEYS, errs);
+    let Some(v) = lookup(doc, "exception") else {
+        return Vec::new();
+    };
+    let Some(items) = opt(as_array(file, v, "exception"), errs) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| read_exception(file, item, &format!("exception[{i}]"), errs))
+        .collect()
+}
+
+fn read_exception(
+    file: &SourceFile,
+    item: &SValue<'_>,
+    p: &str,
+    errs: &mut Vec<SpecError>,
+) -> Option<PolicyException> {
+    let t = opt(as_table(file, item, p), errs)?;
+    check_keys(file, t, p, EXCEPTION_KEYS, errs);
+    let sp = item.span();
+    let text = |k: &str, errs: &mut Vec<SpecError>| required_text(file, t, &sp, p, k, errs);
+    let rule = text("rule", errs);
+    let scope = text("scope", errs).and_then(|(s, span)| parse_scope(file, p, &s, &span, errs));
+    let justification = text("justification", errs);
+    let approver = text("approver", errs);
+    let expires = text("expires", errs).and_then(|(s, span)| parse_expiry(file, p, s, &span, errs));
+    let issue = lookup(t, "issue")
+        .and_then(|v| opt(as_str(file, v, &join(p, "issue")), errs))
+        .map(str::to_string);
+    let pos = file.position(sp.start);
+    Some(PolicyException {
+        rule: rule?.0,
+        scope: scope?,
+        justification: justification?.0,
+        approver: approver?.0,
+        expires: expires?,
+        issue,
+        origin: format!("{}:{}", file.path().display(), pos.line),
+    })
+}
+
+/// A required, non-blank string and where it is.
+fn required_text(
+    file: &SourceFile,
+    t: &DeTable<'_>,
+    sp: &Span,
+    p: &str,
+    k: &str,
+    errs: &mut Vec<SpecError>,
+) -> Option<(String, Span)> {
+    let v = opt(req(file, t, sp, p, k), errs)?;
+    let s = opt(as_str(file, v, &join(p, k)), errs)?;
+    if s.trim().is_empty() {
+        errs.push(
+            SpecError::at(
+                K::InvalidValue,
+                file,
+                &v.span(),
+                join(p, k),
+                format!("`{k}` must not be empty"),
+            )
+            .help("every exception states its rule, scope, justification, approver and expiry"),
+        );
+        return None;
+    }
+    Some((s.to_string(), v.span()))
+}
+
+/// `*`, `module.<module>` or `<module>.<resource>`.
+fn parse_scope(
+    file: &SourceFile,
+    p: &str,
+    s: &str,
+    span: &Span,
+    errs: &mut Vec<SpecError>,
+) -> Option<ExceptionScope> {
+    let parsed = if s == "*" {
+        Some(ExceptionScope::All)
+    } else if let Some(m) = s.strip_prefix("module.") {
+        check_identifier(m)
+            .ok()
+            .map(|_| ExceptionScope::Module(m.to_string()))
+    } else {
+        s.parse::<Address>().ok().map(ExceptionScope::Resource)
+    };
+    if parsed.is_none() {
+        errs.push(
+            SpecError::at(
+                K::InvalidValue,
+                file,
+                span,
+                join(p, "scope"),
+                format!("`{s}` is not a scope"),
+            )
+            .help("write `*`, `module.<module>` or `<module>.<resource>`"),
+        );
+    }
+    parsed
+}
+
+/// The expiry as written, if it is a real calendar date `YYYY-MM-DD`.
+fn parse_expiry(
+    file: &SourceFile,
+    p: &str,
+    s: String,
+    span: &Span,
+    errs: &mut Vec<SpecError>,
+) -> Option<String> {
+    if is_iso_date(&s) {
+        return Some(s);
+    }
+    errs.push(
+        SpecError::at(
+            K::InvalidValue,
+            file,
+            span,
+            join(p, "expires"),
+            format!("`{s}` is not a date"),
+        )
+        .help("write `YYYY-MM-DD`; an exception without an expiry is not an exception"),
+    );
+    None
+}
+
+/// Exactly ten characters, so `2027-6-30` or a date with a time is refused
+/// even where the date parser would accept it.
+fn is_iso_date(s: &str) -> bool {
+    s.parse::<jiff::civil::Date>().is_ok() && s.len() == 10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::toml_access::parse;
+
+    const ONE: &str = "[[exception]]\nrule = \"private-endpoints\"\nscope = \"data.redis\"\njustification = \"vendor limit\"\napprover = \"ana\"\nexpires = \"2027-06-30\"\n";
+
+    fn read(text: &str) -> (Vec<PolicyException>, Vec<SpecError>) {
+        let f = SourceFile::new("specs/shop/exceptions.toml", text.to_string());
+        let d = parse(&f).unwrap();
+        let mut errs = Vec::new();
+        let out = read_exceptions(&f, d.get_ref(), &mut errs);
+        (out, errs)
+    }
+
+    #[test]
+    fn a_complete_exception_keeps_its_origin() {
+        let (out, errs) = read(&format!("\n{ONE}issue = \"#12\"\n"));
+        assert!(errs.is_empty(), "{errs:?}");
+        let e = &out[0];
+        assert_eq!(e.expires, "2027-06-30");
+        assert_eq!(e.origin, "specs/shop/exceptions.toml:2");
+        assert_eq!(e.issue.as_deref(), Some("#12"));
+        assert!(matches!(&e.scope, ExceptionScope::Resource(a) if a.to_string() == "data.redis"));
+    }
+
+    #[test]
+    fn scopes() {
+        for (text, ok) in [
+            ("*", true),
+            ("module.data", true),
+            ("module.Data", false),
+            ("data", false),
+            ("data.redis.x", false),
+        ] {
+            let (out, errs) = read(&ONE.replace("data.redis", text));
+            assert_eq!(out.len() == 1, ok, "{text}: {errs:?}");
+            if !ok {
+                assert_eq!(errs[0].detail().key, "exception[0].scope");
+            }
+        }
+    }
+
+    #[test]
+    fn expiry_must_be_a_real_date() {
+        for bad in ["2027-02-30", "2027-6-30", "2027-06-30T00:00", "never", ""] {
+            let (out, errs) = read(&ONE.replace("2027-06-30", bad));
+            assert!(out.is_empty(), "{bad}");
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].detail().key, "exception[0].expires", "{bad}");
+            assert_eq!(errs[0].detail().line, 6, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_field_is_required() {
+        for field in ["rule", "scope", "justification", "approver", "expires"] {
+            let text: String = ONE
+                .lines()
+                .filter(|l| !l.starts_with(field))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let (out, errs) = read(&text);
+            assert!(out.is_empty(), "{field}");
+            assert_eq!(errs.len(), 1, "{field}: {errs:?}");
+            assert_eq!(errs[0].detail().key, format!("exception[0].{field}"));
+        }
+    }
+}
