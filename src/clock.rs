@@ -64,8 +64,46 @@ impl Clock for FixedClock {
 
 /// Why `STATECTL_NOW` could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("STATECTL_NOW=`{0}` is not an RFC 3339 time: write e.g. 2026-11-29T03:00:00-05:00")]
-pub struct NowError(pub String);
+pub enum NowError {
+    /// Not a time at all.
+    #[error("STATECTL_NOW=`{0}` is not an RFC 3339 time: write e.g. 2026-11-29T03:00:00-05:00")]
+    Syntax(String),
+    /// A time, but outside what statectl records.
+    #[error(
+        "STATECTL_NOW=`{0}` is outside the times statectl records: give one from 1970-01-01T00:00:00Z to 9999-12-30T00:00:00Z"
+    )]
+    Range(String),
+}
+
+/// The earliest and latest times an override may name: statectl records
+/// times after the Unix epoch, and the time library ends at 9999-12-30.
+const RANGE: (&str, &str) = ("1970-01-01T00:00:00Z", "9999-12-30T00:00:00Z");
+
+/// Reads an override: RFC 3339 within [`RANGE`]. A well-formed time the
+/// time library cannot hold (9999-12-31) is out of range, not a syntax
+/// error.
+fn parse_override(s: &str) -> Result<UtcTime, NowError> {
+    let bounds = |b: &str| b.parse::<UtcTime>().map_err(|_| NowError::Syntax(b.into()));
+    let (lo, hi) = (bounds(RANGE.0)?, bounds(RANGE.1)?);
+    match s.parse::<UtcTime>() {
+        Ok(t) if t < lo || t > hi => Err(NowError::Range(s.to_string())),
+        Ok(t) => Ok(t),
+        Err(_) if looks_like_rfc3339(s.trim()) => Err(NowError::Range(s.to_string())),
+        Err(_) => Err(NowError::Syntax(s.to_string())),
+    }
+}
+
+/// `YYYY-MM-DDT...` with a four-digit year: the shape of a time that only
+/// failed because it does not fit.
+fn looks_like_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 20
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+        && s.get(..4).is_some_and(|y| y.starts_with("9999"))
+}
 
 /// The clock the CLI uses: fixed at the override (`STATECTL_NOW`, from
 /// [`crate::settings::Settings::now`]) when there is one, else the system
@@ -73,9 +111,31 @@ pub struct NowError(pub String);
 pub fn from_override(now: Option<&str>) -> Result<Arc<dyn Clock>, NowError> {
     match now {
         Some(s) if !s.trim().is_empty() => {
-            let t: UtcTime = s.parse().map_err(|_| NowError(s.to_string()))?;
+            let t = parse_override(s)?;
             Ok(Arc::new(FixedClock::new(t)))
         }
         _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_override_is_a_time_from_1970_to_9999_12_30() {
+        assert!(from_override(Some("2026-11-29T03:00:00-05:00")).is_ok());
+        assert!(from_override(Some("9999-12-30T00:00:00Z")).is_ok());
+        for out in [
+            "9999-12-31T23:59:59Z",
+            "0000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let e = from_override(Some(out)).err();
+            assert_eq!(e, Some(NowError::Range(out.into())), "{out}");
+        }
+        let e = from_override(Some("next tuesday")).err();
+        assert_eq!(e, Some(NowError::Syntax("next tuesday".into())));
+        assert!(e.is_some_and(|e| e.to_string().contains("not an RFC 3339 time")));
     }
 }
