@@ -69,7 +69,8 @@ pub fn plan(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<(), C
     )?;
     let p = &planned.plan;
     if args.json {
-        render::json(out, &plan::json::terraform_json(p))?;
+        // One line, as `terraform show -json` prints it (tools read it so).
+        writeln!(out, "{}", plan::json::terraform_json(p))?;
     } else {
         let mut term = ctx.term(out, args.no_color, true);
         term.event(Event::Plan {

@@ -174,7 +174,7 @@ pub struct PlanArgs {
     /// What to plan.
     #[command(flatten)]
     pub sel: PlanSelection,
-    /// Print the plan as JSON in the shape of `terraform show -json`.
+    /// Print the plan as JSON on one line, in the shape of `terraform show -json` (for terraform-compliance, conftest).
     #[arg(long)]
     pub json: bool,
     /// Save the plan to FILE, for `statectl apply --plan FILE`.

@@ -4,21 +4,59 @@
 
 use serde_json::{Value as J, json};
 
-use super::action::{ActionKind, Plan};
+use super::action::{Action, ActionKind, Plan};
+use crate::catalog;
 use crate::model::Value;
 
-/// The `terraform show -json` shaped document of a plan.
+/// The Terraform version the document's shape follows: policy tools (for
+/// example terraform-compliance) accept only Terraform versions they know.
+/// statectl's own version is in the `statectl` block.
+pub const TERRAFORM_FORMAT_OF: &str = "1.9.0";
+
+/// Terraform's action list for an action kind.
+fn actions(kind: ActionKind) -> Vec<&'static str> {
+    match kind {
+        ActionKind::Create => vec!["create"],
+        ActionKind::Update => vec!["update"],
+        ActionKind::Replace => vec!["delete", "create"],
+        ActionKind::Delete => vec!["delete"],
+    }
+}
+
+/// A resource's values as a type has them: no `tags` on a type ARM does
+/// not let carry tags (policy tools take the key's presence to mean the
+/// type supports it).
+fn values(arm_type: &str, v: Option<&Value>, unknown: &[String]) -> J {
+    let mut j = v.map_or(J::Null, |v| after_json(v, unknown));
+    let taggable = catalog::lookup(arm_type).is_ok_and(|t| t.taggable);
+    if !taggable && let J::Object(m) = &mut j {
+        m.remove("tags");
+    }
+    j
+}
+
+/// One resource as `planned_values` and `prior_state` list them.
+fn resource_values(a: &Action, v: J) -> J {
+    json!({
+        "address": a.address.to_string(),
+        "mode": "managed",
+        "type": a.arm_type,
+        "name": a.address.name(),
+        "provider_name": "statectl",
+        "schema_version": 0,
+        "values": v,
+    })
+}
+
+/// The `terraform show -json` shaped document of a plan (format 1.2):
+/// `resource_changes`, `planned_values` (every resource the plan leaves),
+/// `prior_state` (what it changes, as recorded), `configuration` (the
+/// resources and their dependencies) and statectl's own block.
 pub fn terraform_json(plan: &Plan) -> J {
     let changes: Vec<J> = plan
         .actions
         .iter()
         .map(|a| {
-            let actions: Vec<&str> = match a.kind {
-                ActionKind::Create => vec!["create"],
-                ActionKind::Update => vec!["update"],
-                ActionKind::Replace => vec!["delete", "create"],
-                ActionKind::Delete => vec!["delete"],
-            };
             let unknown: serde_json::Map<String, J> = a.after_unknown.iter().map(|k| (k.clone(), J::Bool(true))).collect();
             json!({
                 "address": a.address.to_string(),
@@ -28,9 +66,9 @@ pub fn terraform_json(plan: &Plan) -> J {
                 "name": a.address.name(),
                 "provider_name": "statectl",
                 "change": {
-                    "actions": actions,
-                    "before": a.before.as_ref().map_or(J::Null, Value::to_json),
-                    "after": a.after.as_ref().map_or(J::Null, |v| after_json(v, &a.after_unknown)),
+                    "actions": actions(a.kind),
+                    "before": values(&a.arm_type, a.before.as_ref(), &[]),
+                    "after": values(&a.arm_type, a.after.as_ref(), &a.after_unknown),
                     "after_unknown": unknown,
                     "before_sensitive": false,
                     "after_sensitive": false,
@@ -41,12 +79,58 @@ pub fn terraform_json(plan: &Plan) -> J {
             })
         })
         .collect();
+    let planned: Vec<J> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Delete)
+        .map(|a| resource_values(a, values(&a.arm_type, a.after.as_ref(), &a.after_unknown)))
+        .collect();
+    let prior: Vec<J> = plan
+        .actions
+        .iter()
+        .filter(|a| a.before.is_some())
+        .map(|a| resource_values(a, values(&a.arm_type, a.before.as_ref(), &[])))
+        .collect();
+    let config: Vec<J> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Delete)
+        .map(|a| {
+            let depends: Vec<String> = a
+                .needs
+                .iter()
+                .filter_map(|i| plan.actions.get(*i))
+                .map(|d| d.address.to_string())
+                .collect();
+            json!({
+                "address": a.address.to_string(),
+                "mode": "managed",
+                "type": a.arm_type,
+                "name": a.address.name(),
+                "provider_config_key": "statectl",
+                "expressions": {},
+                "schema_version": 0,
+                "depends_on": depends,
+            })
+        })
+        .collect();
     let counts = plan.counts();
     json!({
         "format_version": "1.2",
-        "terraform_version": format!("statectl {}", env!("CARGO_PKG_VERSION")),
+        "terraform_version": TERRAFORM_FORMAT_OF,
+        "planned_values": {"root_module": {"resources": planned}},
+        "prior_state": {
+            "format_version": "1.0",
+            "terraform_version": TERRAFORM_FORMAT_OF,
+            "values": {"root_module": {"resources": prior}},
+        },
+        "configuration": {
+            "provider_config": {"statectl": {"name": "statectl", "full_name": "statectl"}},
+            "root_module": {"resources": config},
+        },
         "resource_changes": changes,
         "statectl": {
+            "version": env!("CARGO_PKG_VERSION"),
             "stack": plan.stack.key(),
             "release": plan.release.as_deref().map(|r| format!("v{r}")),
             "base_generation": plan.base_generation,
@@ -97,4 +181,92 @@ pub fn from_saved(text: &str) -> Result<Plan, String> {
         );
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::plan::PlanOptions;
+    use crate::plan::testkit::{estate, plan_of, resource, rg};
+
+    /// A create of a resource group (taggable) and a role assignment
+    /// (ARM gives it no tags), both declared with an owner tag.
+    fn doc() -> J {
+        let role = resource(
+            "core.role",
+            "Microsoft.Authorization/roleAssignments",
+            &[("principal_id", Value::String("p".into()))],
+        );
+        let e = estate([rg(), role]);
+        let plan = plan_of(
+            Some(&e),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        terraform_json(&plan)
+    }
+
+    #[test]
+    fn the_document_has_what_terraform_show_json_has() {
+        let d = doc();
+        for key in [
+            "format_version",
+            "terraform_version",
+            "planned_values",
+            "prior_state",
+            "configuration",
+            "resource_changes",
+        ] {
+            assert!(d.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(d["format_version"], "1.2");
+        assert_eq!(d["terraform_version"], TERRAFORM_FORMAT_OF);
+        assert_eq!(d["statectl"]["version"], env!("CARGO_PKG_VERSION"));
+        let planned = d["planned_values"]["root_module"]["resources"]
+            .as_array()
+            .unwrap();
+        let addresses: Vec<&str> = planned
+            .iter()
+            .map(|r| r["address"].as_str().unwrap())
+            .collect();
+        assert_eq!(addresses.len(), 2);
+        assert!(addresses.contains(&"core.rg") && addresses.contains(&"core.role"));
+        // Nothing existed before: the prior state is empty.
+        assert_eq!(
+            d["prior_state"]["values"]["root_module"]["resources"],
+            json!([])
+        );
+    }
+
+    #[test]
+    fn tags_are_absent_on_a_type_that_cannot_carry_them() {
+        let d = doc();
+        let change = |addr: &str| {
+            d["resource_changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["address"] == addr)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(
+            change("core.rg")["change"]["after"]["tags"]["owner"],
+            "test"
+        );
+        assert!(change("core.role")["change"]["after"].get("tags").is_none());
+        let planned = &d["planned_values"]["root_module"]["resources"];
+        let role = planned
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == "core.role")
+            .unwrap();
+        assert!(role["values"].get("tags").is_none());
+        assert_eq!(role["values"]["principal_id"], "p");
+    }
 }
