@@ -117,3 +117,54 @@ fn flipped_bytes_in_the_database_file_are_errors_not_panics() {
         "only {errors} commands noticed the damage"
     );
 }
+
+/// Issue 15, finding 1: a store that lost a row answers every command with
+/// an error that names `store check`, never with a partial state (before:
+/// `state list` printed what was left, `plan` proposed to re-create what
+/// was lost, and `apply` committed it).
+#[test]
+fn a_store_missing_a_row_is_an_error_for_every_command_that_relies_on_it() {
+    let p = util::Project::copy_of_repo();
+    let stack = ["--estate", "chatwoot", "--env", "dev"];
+    let r = p.run(
+        &[
+            &["apply", "--version", "v1.0.0", "--auto-approve"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let history = || p.run(&[&["history", "--json"][..], &stack].concat()).stdout;
+    let before = history();
+    // Remove one of the 64 rows of generation 1, behind statectl's back.
+    {
+        let db = redb::Database::open(p.state_dir().join("state.redb")).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let rows: redb::TableDefinition<(&str, u64), &[u8]> =
+                redb::TableDefinition::new("deltas");
+            let mut t = w.open_table(rows).unwrap();
+            assert!(t.remove(("chatwoot/dev", 10)).unwrap().is_some());
+        }
+        w.commit().unwrap();
+    }
+    for args in [
+        vec!["state", "list"],
+        vec!["state", "pull"],
+        vec!["plan", "--version", "v1.0.0"],
+        vec!["apply", "--version", "v1.0.0", "--auto-approve"],
+        vec!["drift", "--fix", "--auto-approve"],
+        vec!["refresh"],
+    ] {
+        let r = p.run(&[&args[..], &stack].concat());
+        assert_eq!(r.code, 1, "{args:?}: exit {}\n{}", r.code, r.stdout);
+        assert!(
+            r.stderr
+                .contains("is damaged: delta row chatwoot/dev@10 is missing")
+                && r.stderr.contains("statectl store check"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert_eq!(history(), before, "{args:?} recorded a generation");
+    }
+}

@@ -308,7 +308,21 @@ impl Store {
             // A cache filled inside an aborted transaction describes nothing.
             self.overlay_cache.clear();
         }
-        r
+        r.map_err(|e| self.located(e))
+    }
+
+    /// Names this store's file in an [`StoreError::Incomplete`] raised
+    /// where the file was not at hand.
+    fn located(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Incomplete { path, what } if path.as_os_str().is_empty() => {
+                StoreError::Incomplete {
+                    path: self.path.clone(),
+                    what,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
@@ -320,10 +334,9 @@ impl Store {
             let txn = self.db.begin_read()?;
             f(&txn)
         })
+        .map_err(|e| self.located(e))
     }
 
-    /// The key provider that wraps the sensitive-value data key (the local
-    /// key file, created on first use).
     /// The key file that wraps the store's data key. Only `create` (the
     /// first secret of a store that holds no data key yet) may create it:
     /// a store whose data key exists never gets a new key file, since a

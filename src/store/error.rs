@@ -230,6 +230,18 @@ pub enum StoreError {
         /// What the engine reported.
         detail: String,
     },
+    /// A read came back short or out of sequence: what it returned does
+    /// not add up to what the store's own records say it holds, so the
+    /// store is damaged and nothing may be built on the read.
+    #[error(
+        "state store {path} is damaged: {what}; nothing was changed. Run `statectl store check`, and restore it with `statectl mirror restore` or from a backup (`statectl state backups`)"
+    )]
+    Incomplete {
+        /// The database file.
+        path: PathBuf,
+        /// What does not add up.
+        what: String,
+    },
     /// Imported history does not fit what this store already holds.
     #[error("cannot import {what}: {detail}")]
     ImportConflict {

@@ -159,10 +159,36 @@ fn rows_in<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
     after: u64,
     upto: u64,
 ) -> Result<Vec<(u64, DeltaRow)>, StoreError> {
-    rows.range(stack, after, upto)?
+    let found = rows.range(stack, after, upto)?;
+    // Rows are numbered without gaps: a run that is short or out of order
+    // was damaged, and a state built on it would silently lose resources.
+    let mut expect = after.saturating_add(1);
+    for (seq, _, _) in &found {
+        if *seq != expect {
+            return Err(incomplete(format!(
+                "delta row {stack}@{expect} is missing (the next one read is @{seq})"
+            )));
+        }
+        expect = seq.saturating_add(1);
+    }
+    if upto > after && expect != upto.saturating_add(1) {
+        return Err(incomplete(format!(
+            "delta rows {stack}@{expect}..@{upto} are missing"
+        )));
+    }
+    found
         .into_iter()
         .map(|(seq, bytes, table)| Ok((seq, decode_row(table, stack, seq, &bytes)?)))
         .collect()
+}
+
+/// A read that does not add up; the store's path is filled in by
+/// [`Store::read`]/[`Store::write`] callers through [`Store::whole`].
+fn incomplete(what: String) -> StoreError {
+    StoreError::Incomplete {
+        path: std::path::PathBuf::new(),
+        what,
+    }
 }
 
 /// Where an observed object lives when it is not in `objects`: the value
@@ -835,7 +861,17 @@ impl Store {
         rows: &Rows<T>,
         g: &Generation,
     ) -> Result<BTreeMap<Address, Slot>, StoreError> {
-        let mut out: BTreeMap<Address, Slot> = tree::entries(objs, &g.base.root)?
+        let tree = tree::entries(objs, &g.base.root)?;
+        if tree.len() as u64 != g.base.count {
+            return Err(incomplete(format!(
+                "the checkpoint of {} at row {} holds {} resources where its record says {}",
+                g.stack,
+                g.base.seq,
+                tree.len(),
+                g.base.count
+            )));
+        }
+        let mut out: BTreeMap<Address, Slot> = tree
             .into_iter()
             .map(|(a, d)| (a, Slot::Stored(d)))
             .collect();
@@ -848,6 +884,15 @@ impl Store {
                     out.remove(&row.address);
                 }
             }
+        }
+        if out.len() as u64 != g.resource_count {
+            return Err(incomplete(format!(
+                "generation {} of {} reads as {} resources where its record says {}",
+                g.number,
+                g.stack,
+                out.len(),
+                g.resource_count
+            )));
         }
         Ok(out)
     }

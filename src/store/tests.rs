@@ -1136,3 +1136,89 @@ fn a_push_after_the_first_reads_only_the_objects_logged_since() {
     assert!(again.full_scan);
     assert_eq!(again.digests, store.object_digests().unwrap());
 }
+
+/// Issue 15, finding 1: a read that comes back short is an error, and
+/// nothing is committed on top of it.
+#[test]
+fn a_missing_row_fails_every_read_and_write_instead_of_losing_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            puts(0..5, 1),
+            Outcome::Succeeded,
+            &actor(),
+        )
+        .unwrap();
+    let g = store.latest_generation(&stack).unwrap().unwrap();
+    assert_eq!(store.addresses(&g).unwrap().len(), 5);
+    // The damage: the third of the five rows is gone. A new process (no
+    // cache of the state) finds it.
+    store
+        .write(|w| {
+            w.open_table(schema::DELTAS)?.remove(("e/dev", 3))?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let store = open(dir.path());
+    let named = |e: StoreError| {
+        let text = e.to_string();
+        assert!(matches!(e, StoreError::Incomplete { .. }), "{text}");
+        assert!(text.contains("delta row e/dev@3 is missing"), "{text}");
+        assert!(text.contains("statectl store check"), "{text}");
+        assert!(text.contains("state.redb"), "names the file: {text}");
+    };
+    named(store.addresses(&g).unwrap_err());
+    named(store.observed(&g).unwrap_err());
+    named(store.applied(&g).unwrap_err());
+    // A writer that builds on the damaged state commits nothing.
+    let before = store.generations(&stack).unwrap();
+    named(
+        store
+            .commit_generation(
+                &stack,
+                new_gen(),
+                puts(5..6, 1),
+                Outcome::Succeeded,
+                &actor(),
+            )
+            .unwrap_err(),
+    );
+    assert_eq!(store.generations(&stack).unwrap(), before);
+}
+
+/// The last rows of a run missing, or a generation record that no longer
+/// matches its rows, are caught by the count.
+#[test]
+fn a_short_run_or_a_wrong_count_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let stack = Stack::new("e", "dev").unwrap();
+    store
+        .commit_generation(
+            &stack,
+            new_gen(),
+            puts(0..4, 1),
+            Outcome::Succeeded,
+            &actor(),
+        )
+        .unwrap();
+    let g = store.latest_generation(&stack).unwrap().unwrap();
+    store
+        .write(|w| {
+            w.open_table(schema::DELTAS)?.remove(("e/dev", 4))?;
+            Ok(())
+        })
+        .unwrap();
+    let e = store.addresses(&g).unwrap_err().to_string();
+    assert!(e.contains("delta rows e/dev@4..@4 are missing"), "{e}");
+    // The record says 9 where the rows (restored) hold 4.
+    let mut wrong = g.clone();
+    wrong.resource_count = 9;
+    let e = store.observed(&wrong).unwrap_err().to_string();
+    assert!(e.contains("missing") || e.contains("reads as"), "{e}");
+}
