@@ -622,3 +622,53 @@ fn a_lost_store_key_stops_every_writer_before_the_cloud_changes_and_no_key_is_ma
     let r = p.run(&[&["state", "list"][..], &stack].concat());
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Issue 15, finding 6: a secret changed out of band is reported by drift,
+/// never shown, in text or JSON.
+#[test]
+fn a_secret_set_out_of_band_is_reported_by_drift_never_shown() {
+    let p = Project::copy_of_repo();
+    let stack = ["--estate", "chatwoot", "--env", "dev"];
+    let r = p.run(
+        &[
+            &["apply", "--version", "v1.0.0", "--auto-approve"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = p.run(&[
+        "sim",
+        "set",
+        "data.postgres",
+        "administrator_password=hunter2-out-of-band",
+        "--env",
+        "dev",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("hunter2"), "{}", r.stdout);
+    let r = p.run(&["sim", "show", "data.postgres", "--env", "dev"]);
+    assert!(!r.stdout.contains("hunter2"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("properties.administrator_password = (sensitive)"),
+        "{}",
+        r.stdout
+    );
+    for json in [false, true] {
+        let mut args = [&["drift"][..], &stack].concat();
+        if json {
+            args.push("--json");
+        }
+        let r = p.run(&args);
+        assert_eq!(r.code, 2, "{json}: {}\n{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("hunter2"), "{json}: {}", r.stdout);
+        assert!(!r.stderr.contains("hunter2"), "{json}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("administrator_password"),
+            "{json}: {}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("(sensitive)"), "{json}: {}", r.stdout);
+    }
+}

@@ -72,11 +72,21 @@ pub async fn detect<P: Provider>(
                     .collect();
                 for k in keys {
                     if rec.properties.get(k) != live.properties.get(k) {
+                        // A secret changed out of band is reported, never shown.
+                        let shown = |v: Option<&Value>| {
+                            if crate::catalog::is_secret(&rec.arm_type, k) {
+                                v.map(|_| {
+                                    serde_json::Value::String(crate::catalog::REDACTED.into())
+                                })
+                            } else {
+                                json(v)
+                            }
+                        };
                         report.changed.push(DriftedProperty {
                             address: a.clone(),
                             path: k.clone(),
-                            recorded: json(rec.properties.get(k)),
-                            live: json(live.properties.get(k)),
+                            recorded: shown(rec.properties.get(k)),
+                            live: shown(live.properties.get(k)),
                         });
                     }
                 }

@@ -38,6 +38,33 @@ pub fn all() -> &'static [ResourceType] {
     types::TYPES
 }
 
+/// Whether a property of `arm_type` holds a secret: the catalog marks it
+/// sensitive, or its name says so (`*password`, `*_secret`,
+/// `*connection_string`, `*access_key`, `private_key`, `sas_token`,
+/// `*passphrase`, a Key Vault secret's `value`). Flags about secrets
+/// (`password_auth_enabled`, `shared_access_key_enabled`) are not secrets.
+pub fn is_secret(arm_type: &str, name: &str) -> bool {
+    let n = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+    let by_name = [
+        "password",
+        "_secret",
+        "connection_string",
+        "access_key",
+        "passphrase",
+    ]
+    .iter()
+    .any(|s| n.ends_with(s))
+        || n == "secret"
+        || n == "private_key"
+        || n == "sas_token";
+    let kv_value =
+        n == "value" && arm_type.eq_ignore_ascii_case("Microsoft.KeyVault/vaults/secrets");
+    by_name || kv_value || lookup(arm_type).is_ok_and(|t| t.is_sensitive(&n))
+}
+
+/// What a secret's value prints as, everywhere.
+pub const REDACTED: &str = "(sensitive)";
+
 /// Every known type with its tags, data and private-link facts
 /// (`statectl types`).
 pub fn table() -> crate::model::Table {
@@ -105,6 +132,26 @@ pub fn price(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_are_known_by_catalog_or_name_and_flags_are_not_secrets() {
+        use super::is_secret;
+        let pg = "Microsoft.DBforPostgreSQL/flexibleServers";
+        assert!(is_secret(pg, "administrator_password"));
+        assert!(is_secret(pg, "properties.administrator_password"));
+        assert!(!is_secret(pg, "password_auth_enabled"));
+        assert!(!is_secret(
+            "Microsoft.Storage/storageAccounts",
+            "shared_access_key_enabled"
+        ));
+        assert!(is_secret("Microsoft.Cache/redis", "primary_access_key"));
+        assert!(is_secret("Microsoft.KeyVault/vaults/secrets", "value"));
+        assert!(!is_secret("Microsoft.Network/virtualNetworks", "value"));
+        assert!(is_secret(
+            "Microsoft.Web/sites",
+            "storage_connection_string"
+        ));
+    }
+
     use super::*;
 
     #[test]

@@ -291,11 +291,12 @@ pub fn sim(ctx: &Context, cmd: &SimCommand, out: &mut dyn Write) -> Result<(), C
             let (k, v) =
                 crate::provider::sim::parse_assignment(assignment).map_err(CliError::Input)?;
             let r = sim.set_property(key, &k, v)?;
-            let shown = r
-                .properties
-                .get(&k)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let shown = match r.properties.get(&k) {
+                Some(_) if crate::catalog::is_secret(&r.arm_type, &k) => {
+                    crate::catalog::REDACTED.to_string()
+                }
+                v => v.map(ToString::to_string).unwrap_or_default(),
+            };
             writeln!(out, "changed {} out of band: {k} = {shown}", r.id)?;
         }
         SimCommand::Delete { key, env } => {

@@ -29,10 +29,32 @@ fn actions(kind: ActionKind) -> Vec<&'static str> {
 fn values(arm_type: &str, v: Option<&Value>, unknown: &[String]) -> J {
     let mut j = v.map_or(J::Null, |v| after_json(v, unknown));
     let taggable = catalog::lookup(arm_type).is_ok_and(|t| t.taggable);
-    if !taggable && let J::Object(m) = &mut j {
-        m.remove("tags");
+    if let J::Object(m) = &mut j {
+        if !taggable {
+            m.remove("tags");
+        }
+        // Secrets are flagged in `*_sensitive`, never printed.
+        for (k, v) in m.iter_mut() {
+            if catalog::is_secret(arm_type, k) && !v.is_null() {
+                *v = J::String(catalog::REDACTED.into());
+            }
+        }
     }
     j
+}
+
+/// `before_sensitive`/`after_sensitive`: the secret properties of a
+/// resource's values, as Terraform flags them.
+fn sensitive_flags(arm_type: &str, v: Option<&Value>) -> J {
+    let flags: serde_json::Map<String, J> = match v {
+        Some(Value::Map(m)) => m
+            .keys()
+            .filter(|k| catalog::is_secret(arm_type, k))
+            .map(|k| (k.clone(), J::Bool(true)))
+            .collect(),
+        _ => serde_json::Map::new(),
+    };
+    J::Object(flags)
 }
 
 /// One resource as `planned_values` and `prior_state` list them.
@@ -70,8 +92,8 @@ pub fn terraform_json(plan: &Plan) -> J {
                     "before": values(&a.arm_type, a.before.as_ref(), &[]),
                     "after": values(&a.arm_type, a.after.as_ref(), &a.after_unknown),
                     "after_unknown": unknown,
-                    "before_sensitive": false,
-                    "after_sensitive": false,
+                    "before_sensitive": sensitive_flags(&a.arm_type, a.before.as_ref()),
+                    "after_sensitive": sensitive_flags(&a.arm_type, a.after.as_ref()),
                     "replace_paths": a.changes.iter().filter(|c| c.forces_replacement).map(|c| vec![c.path.clone()]).collect::<Vec<_>>(),
                 },
                 "action_reason": a.reason,
@@ -239,6 +261,45 @@ mod tests {
         assert_eq!(
             d["prior_state"]["values"]["root_module"]["resources"],
             json!([])
+        );
+    }
+
+    #[test]
+    fn a_literal_password_is_flagged_and_never_printed() {
+        let pg = resource(
+            "core.pg",
+            "Microsoft.DBforPostgreSQL/flexibleServers",
+            &[("administrator_password", Value::String("hunter2".into()))],
+        );
+        let e = estate([rg(), pg]);
+        let plan = plan_of(
+            Some(&e),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        let d = terraform_json(&plan);
+        assert!(!d.to_string().contains("hunter2"), "{d}");
+        let text = crate::plan::render::render(&plan, false);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(
+            text.contains("administrator_password = (sensitive)"),
+            "{text}"
+        );
+        let change = d["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == "core.pg")
+            .unwrap();
+        assert_eq!(
+            change["change"]["after"]["administrator_password"],
+            "(sensitive)"
+        );
+        assert_eq!(
+            change["change"]["after_sensitive"]["administrator_password"],
+            true
         );
     }
 

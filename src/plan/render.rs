@@ -110,6 +110,14 @@ fn render_action(out: &mut String, a: &Action, st: &Style) {
         } else {
             String::new()
         };
+        let secret = crate::catalog::is_secret(&a.arm_type, &c.path);
+        let show = |v: &Option<Value>| {
+            if secret && v.is_some() {
+                crate::catalog::REDACTED.to_string()
+            } else {
+                show(v)
+            }
+        };
         let after = if c.unknown {
             format!("(known after apply: {})", show(&c.after))
         } else {

@@ -27,14 +27,19 @@ pub fn list_json(all: &[ObservedResource]) -> J {
 }
 
 /// One resource, a `key = value` line per property and attribute; secrets
-/// print as `(sensitive)`, never their value.
+/// (sealed attributes and secret properties) print as `(sensitive)`, never
+/// their value.
 pub fn resource_text(r: &ObservedResource) -> String {
     let mut s = format!(
         "id = {}\ntype = {}\naddress = {}\n",
         r.id, r.arm_type, r.address
     );
     for (k, v) in &r.properties {
-        let _ = writeln!(s, "properties.{k} = {v}");
+        if crate::catalog::is_secret(&r.arm_type, k) {
+            let _ = writeln!(s, "properties.{k} = {}", crate::catalog::REDACTED);
+        } else {
+            let _ = writeln!(s, "properties.{k} = {v}");
+        }
     }
     for (k, v) in &r.attributes {
         let _ = writeln!(s, "attributes.{k} = {v}");
