@@ -38,28 +38,52 @@ pub fn all() -> &'static [ResourceType] {
     types::TYPES
 }
 
+/// Words that make a property name a secret's.
+const SECRETISH: &[&str] = &[
+    "password",
+    "secret",
+    "access_key",
+    "connection_string",
+    "api_key",
+    "token",
+    "private_key",
+    "passphrase",
+    "sas",
+];
+
+/// Whether a property name names a secret: it holds one of [`SECRETISH`]
+/// and is not an id, a name, a type, a reference, a flag or a rotation or
+/// expiry setting about one (`password_auth_enabled`, `key_vault_secret_id`).
+pub fn is_secret_name(name: &str) -> bool {
+    let k = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+    let word = |w: &str| {
+        // `sas` only as a word of its own (`sas_token`, not `mssas`).
+        if w == "sas" {
+            k == "sas" || k.starts_with("sas_") || k.contains("_sas")
+        } else {
+            k.contains(w)
+        }
+    };
+    SECRETISH.iter().any(|w| word(w))
+        && !k.ends_with("_id")
+        && !k.ends_with("_ids")
+        && !k.ends_with("_name")
+        && !k.ends_with("enabled")
+        && !k.ends_with("_type")
+        && !k.ends_with("_ref")
+        && !k.ends_with("_uri")
+        && !k.contains("rotation")
+        && !k.contains("expir")
+}
+
 /// Whether a property of `arm_type` holds a secret: the catalog marks it
-/// sensitive, or its name says so (`*password`, `*_secret`,
-/// `*connection_string`, `*access_key`, `private_key`, `sas_token`,
-/// `*passphrase`, a Key Vault secret's `value`). Flags about secrets
-/// (`password_auth_enabled`, `shared_access_key_enabled`) are not secrets.
+/// sensitive, its name says so ([`is_secret_name`]), or it is a Key Vault
+/// secret's `value`.
 pub fn is_secret(arm_type: &str, name: &str) -> bool {
-    let n = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
-    let by_name = [
-        "password",
-        "_secret",
-        "connection_string",
-        "access_key",
-        "passphrase",
-    ]
-    .iter()
-    .any(|s| n.ends_with(s))
-        || n == "secret"
-        || n == "private_key"
-        || n == "sas_token";
+    let n = name.rsplit('.').next().unwrap_or(name);
     let kv_value =
         n == "value" && arm_type.eq_ignore_ascii_case("Microsoft.KeyVault/vaults/secrets");
-    by_name || kv_value || lookup(arm_type).is_ok_and(|t| t.is_sensitive(&n))
+    is_secret_name(n) || kv_value || lookup(arm_type).is_ok_and(|t| t.is_sensitive(n))
 }
 
 /// What a secret's value prints as, everywhere.

@@ -1,6 +1,8 @@
 use super::{Finding, target};
 use crate::catalog;
-use crate::model::{Estate, Value};
+use std::collections::BTreeSet;
+
+use crate::model::{Address, Estate, Value};
 
 /// Types that terminate TLS and must say which version they require.
 const TLS_TYPES: &[&str] = &[
@@ -11,32 +13,10 @@ const TLS_TYPES: &[&str] = &[
 ];
 /// Types that must refuse plain HTTP.
 const HTTPS_TYPES: &[&str] = &["Microsoft.Storage/storageAccounts", "Microsoft.Web/sites"];
-const SECRETISH: &[&str] = &[
-    "password",
-    "secret",
-    "access_key",
-    "connection_string",
-    "api_key",
-    "token",
-    "private_key",
-];
-
 fn tls_ok(v: &str) -> bool {
     let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
     // "1.2", "TLS1_2", "1.3", "TLS1_3"
     matches!(digits.as_str(), "12" | "13")
-}
-
-fn secret_key(k: &str) -> bool {
-    let k = k.to_ascii_lowercase();
-    SECRETISH.iter().any(|s| k.contains(s))
-        && !k.ends_with("_id")
-        && !k.ends_with("_name")
-        && !k.ends_with("enabled")
-        && !k.ends_with("_type")
-        && !k.ends_with("_ref")
-        && !k.contains("rotation")
-        && !k.contains("expir")
 }
 
 fn literal_secrets(prefix: &str, v: &Value, out: &mut Vec<String>) {
@@ -44,7 +24,7 @@ fn literal_secrets(prefix: &str, v: &Value, out: &mut Vec<String>) {
         Value::Map(m) => {
             for (k, x) in m {
                 let path = format!("{prefix}.{k}");
-                if secret_key(k)
+                if catalog::is_secret_name(k)
                     && let Value::String(s) = x
                     && !s.is_empty()
                     && !s.starts_with("@Microsoft.KeyVault(")
@@ -63,8 +43,25 @@ fn literal_secrets(prefix: &str, v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// The resources a diagnostic setting sends to a Log Analytics workspace,
+/// found in one pass (asking per resource made `verify` quadratic).
+fn diagnosed(estate: &Estate) -> BTreeSet<&Address> {
+    estate
+        .of_type("Microsoft.Insights/diagnosticSettings")
+        .filter(|d| {
+            target(d.property("log_analytics_workspace_id")).is_some_and(|w| {
+                estate
+                    .resource(w)
+                    .is_some_and(|wr| wr.arm_type == "Microsoft.OperationalInsights/workspaces")
+            })
+        })
+        .filter_map(|d| target(d.property("scope")))
+        .collect()
+}
+
 pub(super) fn check(estate: &Estate) -> Vec<Finding> {
     let mut out = Vec::new();
+    let diagnosed = diagnosed(estate);
     for r in estate.resources().values() {
         let tls = r.property("minimum_tls_version").and_then(Value::as_str);
         match tls {
@@ -123,25 +120,15 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
                 ));
             }
         }
-        if catalog::lookup(&r.arm_type).is_ok_and(|rt| rt.diagnostics) {
-            let covered = estate
-                .of_type("Microsoft.Insights/diagnosticSettings")
-                .any(|d| {
-                    target(d.property("scope")) == Some(&r.address)
-                        && target(d.property("log_analytics_workspace_id")).is_some_and(|w| {
-                            estate.resource(w).is_some_and(|wr| {
-                                wr.arm_type == "Microsoft.OperationalInsights/workspaces"
-                            })
-                        })
-                });
-            if !covered {
-                out.push(Finding::new(
-                    "security.diagnostics",
-                    Some(&r.address),
-                    format!("{} `{}` sends its resource logs nowhere", r.arm_type, r.name),
-                    format!("add a Microsoft.Insights/diagnosticSettings with scope = \"${{{}.id}}\" and log_analytics_workspace_id = the workspace", r.address),
-                ));
-            }
+        if catalog::lookup(&r.arm_type).is_ok_and(|rt| rt.diagnostics)
+            && !diagnosed.contains(&r.address)
+        {
+            out.push(Finding::new(
+                "security.diagnostics",
+                Some(&r.address),
+                format!("{} `{}` sends its resource logs nowhere", r.arm_type, r.name),
+                format!("add a Microsoft.Insights/diagnosticSettings with scope = \"${{{}.id}}\" and log_analytics_workspace_id = the workspace", r.address),
+            ));
         }
         let mut secrets = Vec::new();
         literal_secrets(
@@ -168,8 +155,10 @@ mod tests {
         for bad in ["1.0", "TLS1_0", "1.1", ""] {
             assert!(!tls_ok(bad), "{bad}");
         }
-        assert!(secret_key("administrator_password"));
-        assert!(!secret_key("administrator_password_secret_id"));
-        assert!(!secret_key("shared_access_key_enabled"));
+        assert!(crate::catalog::is_secret_name("administrator_password"));
+        assert!(!crate::catalog::is_secret_name(
+            "administrator_password_secret_id"
+        ));
+        assert!(!crate::catalog::is_secret_name("shared_access_key_enabled"));
     }
 }
