@@ -261,6 +261,20 @@ pub fn plan(input: &PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanEr
         .map(|(i, a)| (a.address.clone(), i))
         .collect();
     let mut needs: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); actions.len()];
+    // Who depends on what, as observed: built once (asking every observed
+    // resource per delete made a destroy plan quadratic), and only when
+    // something is deleted or replaced.
+    let removes = actions
+        .iter()
+        .any(|a| matches!(a.kind, ActionKind::Delete | ActionKind::Replace));
+    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    if removes {
+        for (x, o) in input.observed {
+            for d in &o.dependencies {
+                dependents.entry(d).or_default().push(x);
+            }
+        }
+    }
     for (i, act) in actions.iter().enumerate() {
         match act.kind {
             ActionKind::Create | ActionKind::Update | ActionKind::Replace => {
@@ -278,9 +292,8 @@ pub fn plan(input: &PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanEr
         }
         if matches!(act.kind, ActionKind::Delete | ActionKind::Replace) {
             // Whatever still depends on it (as observed) goes first.
-            for (x, o) in input.observed {
-                if o.dependencies.contains(&act.address)
-                    && let Some(&j) = index.get(x)
+            for x in dependents.get(&act.address).into_iter().flatten() {
+                if let Some(&j) = index.get(*x)
                     && j != i
                     && (actions[j].kind == ActionKind::Delete || act.kind == ActionKind::Delete)
                 {
