@@ -40,20 +40,7 @@ impl Rng {
 
 /// The environment synthetic estates live in.
 pub fn environment(name: &str) -> Environment {
-    Environment {
-        name: name.to_string(),
-        subscription_id: "00000000-0000-4000-8000-0000000000aa".into(),
-        region: "eastus".into(),
-        dr_region: None,
-        zone_redundant: false,
-        private_endpoints_only: false,
-        destroy_protection: false,
-        promote_from: None,
-        backup_before_apply: false,
-        state_retention_days: 7,
-        maintenance_window: None,
-        vars: BTreeMap::new(),
-    }
+    Environment::plain(name, "00000000-0000-4000-8000-0000000000aa", "eastus")
 }
 
 /// A layered estate of `n` resources (at least 1), `width` per layer.

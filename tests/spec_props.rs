@@ -88,20 +88,7 @@ fn plan() -> impl Strategy<Value = Plan> {
 }
 
 fn environment() -> Environment {
-    Environment {
-        name: "dev".into(),
-        subscription_id: "00000000-0000-4000-8000-000000000001".into(),
-        region: "eastus".into(),
-        dr_region: None,
-        zone_redundant: false,
-        private_endpoints_only: false,
-        destroy_protection: false,
-        promote_from: None,
-        backup_before_apply: false,
-        state_retention_days: 7,
-        maintenance_window: None,
-        vars: BTreeMap::new(),
-    }
+    Environment::plain("dev", "00000000-0000-4000-8000-000000000001", "eastus")
 }
 
 /// Builds the estate the plans describe, and the edges they imply.

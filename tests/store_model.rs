@@ -80,20 +80,7 @@ fn actor() -> Actor {
 }
 
 fn estate(name: &str, content: u8) -> Estate {
-    let env = Environment {
-        name: "dev".into(),
-        subscription_id: "s".into(),
-        region: "eastus".into(),
-        dr_region: None,
-        zone_redundant: false,
-        private_endpoints_only: false,
-        destroy_protection: false,
-        promote_from: None,
-        backup_before_apply: false,
-        state_retention_days: 7,
-        maintenance_window: None,
-        vars: BTreeMap::new(),
-    };
+    let env = Environment::plain("dev", "s", "eastus");
     let objectives = Objectives {
         rto: Interval::from_hours(1),
         rpo: Interval::from_hours(1),

@@ -38,6 +38,29 @@ pub struct Environment {
     pub vars: BTreeMap<String, Value>,
 }
 
+impl Environment {
+    /// An environment in `region` of subscription `subscription_id` with
+    /// nothing switched on: no DR region, zone redundancy, private-only rule,
+    /// destroy protection, promotion, backup before apply or window; 7 days
+    /// of state retention. What generated estates and tests start from.
+    pub fn plain(name: &str, subscription_id: &str, region: &str) -> Self {
+        Environment {
+            name: name.to_string(),
+            subscription_id: subscription_id.to_string(),
+            region: region.to_string(),
+            dr_region: None,
+            zone_redundant: false,
+            private_endpoints_only: false,
+            destroy_protection: false,
+            promote_from: None,
+            backup_before_apply: false,
+            state_retention_days: 7,
+            maintenance_window: None,
+            vars: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
 /// A weekly window in which changes may be applied, in a named time zone.
 ///
 /// Invariant: `start` and `end` are minutes after midnight (0..1440) and

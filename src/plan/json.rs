@@ -221,15 +221,13 @@ mod tests {
             "Microsoft.Authorization/roleAssignments",
             &[("principal_id", Value::String("p".into()))],
         );
-        let e = estate([rg(), role]);
-        let plan = plan_of(
-            Some(&e),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &PlanOptions::default(),
-        )
-        .unwrap();
-        terraform_json(&plan)
+        terraform_json(&create_all(&estate([rg(), role])))
+    }
+
+    /// The plan that creates every resource of `e`.
+    fn create_all(e: &crate::model::Estate) -> Plan {
+        let none = BTreeMap::new();
+        plan_of(Some(e), &none, &BTreeMap::new(), &PlanOptions::default()).unwrap()
     }
 
     #[test]
@@ -271,14 +269,7 @@ mod tests {
             "Microsoft.DBforPostgreSQL/flexibleServers",
             &[("administrator_password", Value::String("hunter2".into()))],
         );
-        let e = estate([rg(), pg]);
-        let plan = plan_of(
-            Some(&e),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &PlanOptions::default(),
-        )
-        .unwrap();
+        let plan = create_all(&estate([rg(), pg]));
         let d = terraform_json(&plan);
         assert!(!d.to_string().contains("hunter2"), "{d}");
         let text = crate::plan::render::render(&plan, false);

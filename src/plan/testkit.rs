@@ -81,20 +81,7 @@ pub(crate) fn nsg_id(address: &str) -> String {
 
 /// An estate of `resources` in environment `dev`.
 pub(crate) fn estate(resources: impl IntoIterator<Item = Resource>) -> Estate {
-    let environment = Environment {
-        name: "dev".into(),
-        subscription_id: SUB.into(),
-        region: "eastus".into(),
-        dr_region: None,
-        zone_redundant: false,
-        private_endpoints_only: false,
-        destroy_protection: false,
-        promote_from: None,
-        backup_before_apply: false,
-        state_retention_days: 7,
-        maintenance_window: None,
-        vars: BTreeMap::new(),
-    };
+    let environment = Environment::plain("dev", SUB, "eastus");
     let objectives = Objectives {
         rto: Interval::from_hours(4),
         rpo: Interval::from_hours(4),

@@ -187,20 +187,7 @@ mod tests {
     use crate::spec::toml_access::parse;
 
     fn declare_text(text: &str) -> (BTreeMap<Address, Decl>, Vec<SpecError>) {
-        let env = Environment {
-            name: "dev".into(),
-            subscription_id: "s".into(),
-            region: "eastus".into(),
-            dr_region: None,
-            zone_redundant: false,
-            private_endpoints_only: false,
-            destroy_protection: false,
-            promote_from: None,
-            backup_before_apply: false,
-            state_retention_days: 7,
-            maintenance_window: None,
-            vars: BTreeMap::new(),
-        };
+        let env = Environment::plain("dev", "s", "eastus");
         let vars = BTreeMap::from([("off".to_string(), Value::Bool(false))]);
         let scope = Scope {
             env: &env,

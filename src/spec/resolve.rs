@@ -548,20 +548,7 @@ mod tests {
     }
 
     fn resolve(text: &str) -> Out {
-        let env = Environment {
-            name: "dev".into(),
-            subscription_id: "s".into(),
-            region: "eastus".into(),
-            dr_region: None,
-            zone_redundant: false,
-            private_endpoints_only: false,
-            destroy_protection: false,
-            promote_from: None,
-            backup_before_apply: false,
-            state_retention_days: 7,
-            maintenance_window: None,
-            vars: BTreeMap::new(),
-        };
+        let env = Environment::plain("dev", "s", "eastus");
         let vars = BTreeMap::new();
         let scope = Scope {
             env: &env,

@@ -179,20 +179,7 @@ mod tests {
     use crate::spec::toml_access::parse;
 
     fn env() -> Environment {
-        Environment {
-            name: "dev".into(),
-            subscription_id: "sub".into(),
-            region: "eastus".into(),
-            dr_region: None,
-            zone_redundant: false,
-            private_endpoints_only: false,
-            destroy_protection: false,
-            promote_from: None,
-            backup_before_apply: false,
-            state_retention_days: 7,
-            maintenance_window: None,
-            vars: BTreeMap::new(),
-        }
+        Environment::plain("dev", "sub", "eastus")
     }
 
     fn vars() -> BTreeMap<String, Value> {

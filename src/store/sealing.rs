@@ -38,14 +38,28 @@ impl KeyCache {
 }
 
 impl Store {
-    fn data_key_in(&self, w: &WriteTransaction) -> Result<DataKey, StoreError> {
-        if let Some(k) = self
+    /// The data key, if an earlier call opened it.
+    fn cached_key(&self) -> Result<Option<DataKey>, StoreError> {
+        Ok(self
             .key_cache()
             .0
             .lock()
             .map_err(|_| StoreError::Bug("key cache poisoned".into()))?
-            .clone()
-        {
+            .clone())
+    }
+
+    /// Keeps the opened data key for later calls.
+    fn cache_key(&self, key: &DataKey) -> Result<(), StoreError> {
+        *self
+            .key_cache()
+            .0
+            .lock()
+            .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
+        Ok(())
+    }
+
+    fn data_key_in(&self, w: &WriteTransaction) -> Result<DataKey, StoreError> {
+        if let Some(k) = self.cached_key()? {
             return Ok(k);
         }
         let mut meta = w.open_table(schema::META)?;
@@ -84,11 +98,7 @@ impl Store {
                 key
             }
         };
-        *self
-            .key_cache()
-            .0
-            .lock()
-            .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
+        self.cache_key(&key)?;
         Ok(key)
     }
 
@@ -123,13 +133,7 @@ impl Store {
     }
 
     fn data_key_read(&self) -> Result<DataKey, StoreError> {
-        if let Some(k) = self
-            .key_cache()
-            .0
-            .lock()
-            .map_err(|_| StoreError::Bug("key cache poisoned".into()))?
-            .clone()
-        {
+        if let Some(k) = self.cached_key()? {
             return Ok(k);
         }
         let bytes = self.read(|r| {
@@ -142,11 +146,7 @@ impl Store {
             ));
         };
         let key = self.unwrap_data_key(&bytes)?;
-        *self
-            .key_cache()
-            .0
-            .lock()
-            .map_err(|_| StoreError::Bug("key cache poisoned".into()))? = Some(key.clone());
+        self.cache_key(&key)?;
         Ok(key)
     }
 
