@@ -177,3 +177,29 @@ proptest! {
         }
     }
 }
+
+/// `verify --rule R` runs only R's family of checks: its findings and
+/// verdicts are exactly those of the full run, filtered to R, on every
+/// shipped stack and for every rule (and for two rules of two families).
+#[test]
+fn verifying_some_rules_is_the_full_run_filtered() {
+    let mut asks: Vec<Vec<String>> = verify::RULES
+        .iter()
+        .map(|r| vec![r.id.to_string()])
+        .collect();
+    asks.push(vec!["tags.required".into(), "security.diagnostics".into()]);
+    for s in stacks() {
+        let full = verify::verify(&s.estate, &s.exceptions, TODAY, &Evidence::default());
+        for rules in &asks {
+            let only =
+                verify::verify_rules(&s.estate, &s.exceptions, TODAY, &Evidence::default(), rules);
+            let want = full.clone().only(rules);
+            assert_eq!(
+                format!("{:?}", only.findings),
+                format!("{:?}", want.findings),
+                "{} {rules:?}",
+                s.estate.stack()
+            );
+        }
+    }
+}

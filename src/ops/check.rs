@@ -58,7 +58,13 @@ impl Project {
                 Stack::new(&estate, &env).map_err(|err| OpsError::Invalid(err.to_string()))?;
             let drills = self.drills(&stack)?;
             let evidence = verify::Evidence { drills: &drills };
-            reports.push(verify::verify(&e, &exceptions, &today, &evidence).only(rules));
+            reports.push(verify::verify_rules(
+                &e,
+                &exceptions,
+                &today,
+                &evidence,
+                rules,
+            ));
         }
         Ok(reports)
     }
