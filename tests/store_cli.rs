@@ -589,3 +589,35 @@ fn a_second_writer_is_refused_by_name_and_a_dead_holder_can_be_unlocked() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Issue 15, finding 4 (its audit half): a run under a clock override is
+/// audited with the real time beside the override.
+#[test]
+fn a_clock_override_is_audited_with_the_real_time() {
+    let env = Env::new();
+    let fake = "2031-01-01T00:00:00Z";
+    let mut all = vec!["-C", &env.root, "--state-dir", &env.state];
+    all.extend_from_slice(&["release", "create", "v1.0.0", "--estate", "chatwoot"]);
+    let r = util::statectl_with(&[("STATECTL_NOW", fake)], &all);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let year = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 31_556_952
+        + 1970;
+    let audit = env.run(&["audit", "--json"]);
+    let a: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    let how = a[0]["how"].as_str().unwrap();
+    assert_eq!(
+        a[0]["at"].as_str().unwrap().get(..4),
+        Some("2031"),
+        "{}",
+        audit.stdout
+    );
+    assert!(
+        how.contains("(clock override STATECTL_NOW=2031-01-01T00:00:00Z; real time "),
+        "{how}"
+    );
+    assert!(how.contains(&format!("real time {year}-")), "{how}");
+}

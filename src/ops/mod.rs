@@ -212,9 +212,23 @@ impl Project {
         crate::clock::from_override(self.settings.now.as_deref())
     }
 
-    /// Who acts.
+    /// Who acts. Under a clock override, how they act says so, with the
+    /// real time beside it: every audit record of the run then shows both.
     pub fn actor(&self) -> Actor {
-        Actor::new(&self.settings.identity, &self.command_line)
+        let mut actor = Actor::new(&self.settings.identity, &self.command_line);
+        if let Some(now) = self
+            .settings
+            .now
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+        {
+            let real = crate::clock::Clock::now(&crate::clock::SystemClock);
+            actor.how = format!(
+                "{} (clock override STATECTL_NOW={now}; real time {real})",
+                actor.how
+            );
+        }
+        actor
     }
 
     /// How to open the store.
