@@ -24,16 +24,18 @@ fn decode_record_corpus_never_panics() {
 #[path = "util/fuzz_inputs.rs"]
 mod fuzz_inputs;
 
-/// Every input kept under `fuzz/corpus/<target>`.
+/// Every input kept under `fuzz/corpus/<target>` (none when the folder
+/// does not exist: the envelope seeds are sealed by the test itself).
 fn corpus(target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(target);
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        out.push(std::fs::read(entry.unwrap().path()).unwrap());
-    }
-    out
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect()
 }
 
 /// Each input, then each input cut short at a few places and with a few
@@ -60,11 +62,11 @@ fn with_mutations(inputs: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 #[test]
 fn state_file_corpus_reads_back_and_never_panics() {
     let inputs = corpus("state_file");
-    assert!(!inputs.is_empty());
-    // The seeds are real `state pull` files: they read.
-    for x in &inputs {
-        assert!(fuzz_inputs::read_state_file(x), "a seed does not read");
-    }
+    // The seed is a real `state pull` file: it reads (what a fuzzer keeps
+    // beside it need not).
+    let seed =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/state_file/chatwoot-dev.json");
+    assert!(fuzz_inputs::read_state_file(&std::fs::read(seed).unwrap()));
     for x in with_mutations(inputs) {
         let _ = fuzz_inputs::read_state_file(&x);
     }
