@@ -2,7 +2,7 @@
 //! names, and `statectl verify` over them with the drills the store recorded.
 
 use super::{OpsError, Project};
-use crate::model::{RestoreReport, Stack};
+use crate::model::Stack;
 use crate::spec::Loader;
 use crate::store::{Store, StoreError};
 use crate::verify::{self, Report};
@@ -30,12 +30,12 @@ impl Project {
             .collect())
     }
 
-    /// Restores measured by drills on `stack`: none when there is no store
-    /// yet, an error when the store cannot be read (never "no drills").
-    fn drills(&self, stack: &Stack) -> Result<Vec<RestoreReport>, OpsError> {
+    /// The store drills are read from: none when there is no store yet, an
+    /// error when it cannot be opened (never "no drills").
+    fn drill_store(&self) -> Result<Option<Store>, OpsError> {
         match Store::open_existing(&self.state_dir, self.store_options(self.clock()?)) {
-            Ok(store) => Ok(store.restores(stack)?),
-            Err(StoreError::Missing(_)) => Ok(Vec::new()),
+            Ok(store) => Ok(Some(store)),
+            Err(StoreError::Missing(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -50,13 +50,17 @@ impl Project {
     ) -> Result<Vec<Report>, OpsError> {
         let loader = Loader::new(&self.root);
         let today = crate::policy::today(self.clock()?.now());
+        let store = self.drill_store()?;
         let mut reports = Vec::new();
         for (estate, env) in self.selected(estate, env)? {
             let e = loader.load(&estate, &env)?;
             let exceptions = loader.load_exceptions(&estate)?;
             let stack =
                 Stack::new(&estate, &env).map_err(|err| OpsError::Invalid(err.to_string()))?;
-            let drills = self.drills(&stack)?;
+            let drills = match &store {
+                Some(store) => store.restores(&stack)?,
+                None => Vec::new(),
+            };
             let evidence = verify::Evidence { drills: &drills };
             reports.push(verify::verify_rules(
                 &e,

@@ -75,10 +75,22 @@ fn resource_values(a: &Action, v: J) -> J {
 /// `prior_state` (what it changes, as recorded), `configuration` (the
 /// resources and their dependencies) and statectl's own block.
 pub fn terraform_json(plan: &Plan) -> J {
+    // Each action's values, made once for the three places that show them.
+    let befores: Vec<J> = plan
+        .actions
+        .iter()
+        .map(|a| values(&a.arm_type, a.before.as_ref(), &[]))
+        .collect();
+    let afters: Vec<J> = plan
+        .actions
+        .iter()
+        .map(|a| values(&a.arm_type, a.after.as_ref(), &a.after_unknown))
+        .collect();
     let changes: Vec<J> = plan
         .actions
         .iter()
-        .map(|a| {
+        .zip(befores.iter().zip(&afters))
+        .map(|(a, (before, after))| {
             let unknown: serde_json::Map<String, J> = a.after_unknown.iter().map(|k| (k.clone(), J::Bool(true))).collect();
             json!({
                 "address": a.address.to_string(),
@@ -89,8 +101,8 @@ pub fn terraform_json(plan: &Plan) -> J {
                 "provider_name": "statectl",
                 "change": {
                     "actions": actions(a.kind),
-                    "before": values(&a.arm_type, a.before.as_ref(), &[]),
-                    "after": values(&a.arm_type, a.after.as_ref(), &a.after_unknown),
+                    "before": before,
+                    "after": after,
                     "after_unknown": unknown,
                     "before_sensitive": sensitive_flags(&a.arm_type, a.before.as_ref()),
                     "after_sensitive": sensitive_flags(&a.arm_type, a.after.as_ref()),
@@ -104,14 +116,16 @@ pub fn terraform_json(plan: &Plan) -> J {
     let planned: Vec<J> = plan
         .actions
         .iter()
-        .filter(|a| a.kind != ActionKind::Delete)
-        .map(|a| resource_values(a, values(&a.arm_type, a.after.as_ref(), &a.after_unknown)))
+        .zip(&afters)
+        .filter(|(a, _)| a.kind != ActionKind::Delete)
+        .map(|(a, v)| resource_values(a, v.clone()))
         .collect();
     let prior: Vec<J> = plan
         .actions
         .iter()
-        .filter(|a| a.before.is_some())
-        .map(|a| resource_values(a, values(&a.arm_type, a.before.as_ref(), &[])))
+        .zip(&befores)
+        .filter(|(a, _)| a.before.is_some())
+        .map(|(a, v)| resource_values(a, v.clone()))
         .collect();
     let config: Vec<J> = plan
         .actions

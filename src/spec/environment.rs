@@ -13,7 +13,8 @@ use super::discovery::known_list;
 use super::error::{SpecError, SpecErrorKind as K};
 use super::source::SourceFile;
 use super::toml_access::{
-    SValue, Span, as_array, as_bool, as_str, as_table, check_keys, de_int, join, lookup, opt, req,
+    SValue, Span, as_array, as_bool, as_str, as_table, check_keys, de_int_as, join, lookup, opt,
+    req,
 };
 use super::vars::read_vars;
 use crate::model::{Environment, MaintenanceWindow, Weekday, parse_clock};
@@ -150,20 +151,15 @@ fn read_retention(file: &SourceFile, t: &DeTable<'_>, errs: &mut Vec<SpecError>)
     let Some(v) = lookup(t, "state_retention_days") else {
         return Some(7);
     };
-    let n = opt(de_int(file, v, "environment.state_retention_days"), errs)?;
-    match u32::try_from(n) {
-        Ok(n) => Some(n),
-        Err(_) => {
-            errs.push(SpecError::at(
-                K::InvalidValue,
-                file,
-                &v.span(),
-                "environment.state_retention_days",
-                "retention must be between 0 and 4294967295 days",
-            ));
-            None
-        }
-    }
+    opt(
+        de_int_as(
+            file,
+            v,
+            "environment.state_retention_days",
+            "retention must be between 0 and 4294967295 days",
+        ),
+        errs,
+    )
 }
 
 const W: &str = "maintenance_window";

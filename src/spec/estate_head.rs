@@ -10,8 +10,8 @@ use super::discovery::known_list;
 use super::error::{SpecError, SpecErrorKind as K};
 use super::source::SourceFile;
 use super::toml_access::{
-    SValue, as_array, as_str, as_table, check_keys, de_int, float, interval, join, lookup, opt,
-    req, type_err,
+    SValue, as_array, as_str, as_table, check_keys, de_int, de_int_as, float, interval, join,
+    lookup, opt, req, type_err,
 };
 use super::vars::{Vars, read_vars};
 use crate::model::{CostItem, Objectives, Value};
@@ -295,20 +295,8 @@ fn read_objectives(
 }
 
 fn read_budget(file: &SourceFile, v: &SValue<'_>, errs: &mut Vec<SpecError>) -> Option<u64> {
-    let n = opt(de_int(file, v, "objectives.monthly_budget_usd"), errs)?;
-    match u64::try_from(n) {
-        Ok(n) => Some(n),
-        Err(_) => {
-            errs.push(SpecError::at(
-                K::InvalidValue,
-                file,
-                &v.span(),
-                "objectives.monthly_budget_usd",
-                "a budget cannot be negative",
-            ));
-            None
-        }
-    }
+    let key = "objectives.monthly_budget_usd";
+    opt(de_int_as(file, v, key, "a budget cannot be negative"), errs)
 }
 
 /// The tags every taggable resource must carry, sorted and without repeats.

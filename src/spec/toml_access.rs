@@ -199,6 +199,18 @@ pub(super) fn as_array<'a, 'i>(
 
 /// Keeps reading after an error: records it and yields `None`, so one run
 /// reports every problem in a file rather than the first.
+/// An integer that must fit `T` (a count of days, dollars); `message` says
+/// what range is allowed when it does not.
+pub(super) fn de_int_as<T: TryFrom<i64>>(
+    file: &SourceFile,
+    v: &SValue<'_>,
+    key: &str,
+    message: &str,
+) -> Result<T, SpecError> {
+    let n = de_int(file, v, key)?;
+    T::try_from(n).map_err(|_| SpecError::at(K::InvalidValue, file, &v.span(), key, message))
+}
+
 pub(super) fn opt<T>(r: Result<T, SpecError>, errs: &mut Vec<SpecError>) -> Option<T> {
     r.map_err(|e| errs.push(e)).ok()
 }

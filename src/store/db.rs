@@ -308,21 +308,7 @@ impl Store {
             // A cache filled inside an aborted transaction describes nothing.
             self.overlay_cache.clear();
         }
-        r.map_err(|e| self.located(e))
-    }
-
-    /// Names this store's file in an [`StoreError::Incomplete`] raised
-    /// where the file was not at hand.
-    fn located(&self, e: StoreError) -> StoreError {
-        match e {
-            StoreError::Incomplete { path, what } if path.as_os_str().is_empty() => {
-                StoreError::Incomplete {
-                    path: self.path.clone(),
-                    what,
-                }
-            }
-            other => other,
-        }
+        r
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
@@ -334,7 +320,6 @@ impl Store {
             let txn = self.db.begin_read()?;
             f(&txn)
         })
-        .map_err(|e| self.located(e))
     }
 
     /// The key file that wraps the store's data key. Only `create` (the

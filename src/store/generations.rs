@@ -154,6 +154,7 @@ fn fold_due(last_seq: u64, base_seq: u64) -> bool {
 
 /// The delta rows of `stack` in `(after, upto]`, in order.
 fn rows_in<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
+    path: &std::path::Path,
     rows: &Rows<T>,
     stack: &str,
     after: u64,
@@ -165,16 +166,18 @@ fn rows_in<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
     let mut expect = after.saturating_add(1);
     for (seq, _, _) in &found {
         if *seq != expect {
-            return Err(incomplete(format!(
-                "delta row {stack}@{expect} is missing (the next one read is @{seq})"
-            )));
+            return Err(incomplete(
+                path,
+                format!("delta row {stack}@{expect} is missing (the next one read is @{seq})"),
+            ));
         }
         expect = seq.saturating_add(1);
     }
     if upto > after && expect != upto.saturating_add(1) {
-        return Err(incomplete(format!(
-            "delta rows {stack}@{expect}..@{upto} are missing"
-        )));
+        return Err(incomplete(
+            path,
+            format!("delta rows {stack}@{expect}..@{upto} are missing"),
+        ));
     }
     found
         .into_iter()
@@ -182,11 +185,10 @@ fn rows_in<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
         .collect()
 }
 
-/// A read that does not add up; the store's path is filled in by
-/// [`Store::read`]/[`Store::write`] callers through [`Store::whole`].
-fn incomplete(what: String) -> StoreError {
+/// A read of the store at `path` that does not add up.
+fn incomplete(path: &std::path::Path, what: String) -> StoreError {
     StoreError::Incomplete {
-        path: std::path::PathBuf::new(),
+        path: path.to_path_buf(),
         what,
     }
 }
@@ -314,7 +316,7 @@ impl Store {
             Some(o) => o,
             None => {
                 let t = WriteRows::write(w)?;
-                rows_in(&t, &key, g.base.seq, g.last_seq)?
+                rows_in(&self.path, &t, &key, g.base.seq, g.last_seq)?
                     .into_iter()
                     .map(|(_, r)| (r.address, matches!(r.change, DeltaChange::Put { .. })))
                     .collect()
@@ -398,7 +400,7 @@ impl Store {
         let rows = {
             let mut t = WriteRows::write(w)?;
             t.settle(&key, g.last_seq)?;
-            rows_in(&t, &key, g.base.seq, g.last_seq)?
+            rows_in(&self.path, &t, &key, g.base.seq, g.last_seq)?
         };
         let mut objs = WriteObjects::batched(w)?;
         let mut at = w.open_table(schema::OBSERVED_AT)?;
@@ -863,19 +865,22 @@ impl Store {
     ) -> Result<BTreeMap<Address, Slot>, StoreError> {
         let tree = tree::entries(objs, &g.base.root)?;
         if tree.len() as u64 != g.base.count {
-            return Err(incomplete(format!(
-                "the checkpoint of {} at row {} holds {} resources where its record says {}",
-                g.stack,
-                g.base.seq,
-                tree.len(),
-                g.base.count
-            )));
+            return Err(incomplete(
+                &self.path,
+                format!(
+                    "the checkpoint of {} at row {} holds {} resources where its record says {}",
+                    g.stack,
+                    g.base.seq,
+                    tree.len(),
+                    g.base.count
+                ),
+            ));
         }
         let mut out: BTreeMap<Address, Slot> = tree
             .into_iter()
             .map(|(a, d)| (a, Slot::Stored(d)))
             .collect();
-        for (_, row) in rows_in(rows, &g.stack.key(), g.base.seq, g.last_seq)? {
+        for (_, row) in rows_in(&self.path, rows, &g.stack.key(), g.base.seq, g.last_seq)? {
             match row.change {
                 DeltaChange::Put { observed, .. } => {
                     out.insert(row.address, Slot::Inline(observed));
@@ -886,13 +891,16 @@ impl Store {
             }
         }
         if out.len() as u64 != g.resource_count {
-            return Err(incomplete(format!(
-                "generation {} of {} reads as {} resources where its record says {}",
-                g.number,
-                g.stack,
-                out.len(),
-                g.resource_count
-            )));
+            return Err(incomplete(
+                &self.path,
+                format!(
+                    "generation {} of {} reads as {} resources where its record says {}",
+                    g.number,
+                    g.stack,
+                    out.len(),
+                    g.resource_count
+                ),
+            ));
         }
         Ok(out)
     }
@@ -944,7 +952,7 @@ impl Store {
             let objs = ReadObjects::open(r)?;
             let rows = ReadRows::read(r)?;
             // The newest row about `addr` wins; else the checkpoint's tree.
-            for (_, row) in rows_in(&rows, &g.stack.key(), g.base.seq, g.last_seq)?
+            for (_, row) in rows_in(&self.path, &rows, &g.stack.key(), g.base.seq, g.last_seq)?
                 .into_iter()
                 .rev()
             {
@@ -983,7 +991,7 @@ impl Store {
             let objs = ReadObjects::open(r)?;
             let rows = ReadRows::read(r)?;
             let mut out = tree::entries(&objs, &g.base.applied)?;
-            for (_, row) in rows_in(&rows, &g.stack.key(), g.base.seq, g.last_seq)? {
+            for (_, row) in rows_in(&self.path, &rows, &g.stack.key(), g.base.seq, g.last_seq)? {
                 match row.change {
                     DeltaChange::Put {
                         applied: Some(d), ..
@@ -1022,7 +1030,7 @@ impl Store {
                     .into_iter()
                     .map(|(a, x, y)| (a, (x, y)))
                     .collect();
-            for (_, row) in rows_in(&rows, &g.stack.key(), g.base.seq, g.last_seq)? {
+            for (_, row) in rows_in(&self.path, &rows, &g.stack.key(), g.base.seq, g.last_seq)? {
                 let applied = match row.change {
                     DeltaChange::Put { applied, .. } => Some(applied.unwrap_or(UNKNOWN_DESIRED)),
                     DeltaChange::Remove => None,
@@ -1058,11 +1066,13 @@ impl Store {
                 }
                 None => 0,
             };
-            Ok(rows_in(&ReadRows::read(r)?, &key, after, g.last_seq)?
-                .into_iter()
-                .map(|(_, row)| row)
-                .filter(|row| row.generation == g.number)
-                .collect())
+            Ok(
+                rows_in(&self.path, &ReadRows::read(r)?, &key, after, g.last_seq)?
+                    .into_iter()
+                    .map(|(_, row)| row)
+                    .filter(|row| row.generation == g.number)
+                    .collect(),
+            )
         })
     }
 }

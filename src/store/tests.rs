@@ -1216,9 +1216,23 @@ fn a_short_run_or_a_wrong_count_is_named() {
         .unwrap();
     let e = store.addresses(&g).unwrap_err().to_string();
     assert!(e.contains("delta rows e/dev@4..@4 are missing"), "{e}");
-    // The record says 9 where the rows (restored) hold 4.
+    // With the rows whole (up to the third), a record that says 9 where
+    // they hold 3, or a checkpoint that says 1 where its tree holds 0, is
+    // named.
     let mut wrong = g.clone();
+    wrong.last_seq = 3;
     wrong.resource_count = 9;
     let e = store.observed(&wrong).unwrap_err().to_string();
-    assert!(e.contains("missing") || e.contains("reads as"), "{e}");
+    assert!(
+        e.contains("generation 1 of e/dev reads as 3 resources where its record says 9"),
+        "{e}"
+    );
+    let mut wrong = g.clone();
+    wrong.last_seq = 3;
+    wrong.base.count = 1;
+    let e = store.addresses(&wrong).unwrap_err().to_string();
+    assert!(
+        e.contains("the checkpoint of e/dev at row 0 holds 0 resources where its record says 1"),
+        "{e}"
+    );
 }
