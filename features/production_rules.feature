@@ -50,7 +50,7 @@ Feature: Production rules
   Scenario Outline: production without destroy protection is caught for <estate>
     Given the "<estate>" estate in the "prod" environment
     When the estate is broken: the environment's destroy protection is lifted
-    Then the "prod.rules-declared" check fails, naming the broken resource
+    Then the "prod.destroy-protection" check fails, naming the broken resource
 
     Examples:
       | estate          |

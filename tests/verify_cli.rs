@@ -45,7 +45,7 @@ fn a_public_database_fails_naming_resource_rule_seed_and_fix() {
     let r = verify(&p, &["--estate", "chatwoot", "--env", "prod"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     for want in [
-        "chatwoot/prod: 23 rules",
+        "chatwoot/prod: 38 rules",
         "1 failed",
         "FAIL private.public-access (seed 000: \"All data services use private endpoints\"",
         "data.postgres: flexibleServers `chatwoot-prod-psql-eastus` does not disable public network access",
@@ -102,7 +102,7 @@ fn a_public_database_fails_naming_resource_rule_seed_and_fix() {
     assert_eq!(r.code, 1);
     let x = std::fs::read_to_string(&xml).unwrap();
     assert!(
-        x.contains(r#"<testsuite name="chatwoot/prod" tests="23" failures="1">"#),
+        x.contains(r#"<testsuite name="chatwoot/prod" tests="38" failures="1">"#),
         "{x}"
     );
     assert!(
@@ -176,4 +176,180 @@ fn a_spec_error_is_reported_with_its_location_and_nothing_is_verified() {
         r.stderr
     );
     assert!(!r.stdout.contains("stack(s) pass"), "{}", r.stdout);
+}
+
+#[test]
+fn a_declaration_looser_than_the_baseline_is_not_covered_by_a_wildcard_exception() {
+    // chaufher's `recovery.rto` exception has scope "*"; it covers the
+    // rebuild estimate, never an estate that loosens the seed's own figure.
+    let p = Project::copy_of_repo();
+    let estate = p.read("specs/chaufher/estate.toml");
+    p.write(
+        "specs/chaufher/estate.toml",
+        &estate.replacen("rto = \"1h\"", "rto = \"8h\"", 1),
+    );
+    let r = verify(&p, &["--estate", "chaufher", "--env", "prod"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        "FAIL recovery.rto",
+        "the estate declares an RTO of 8h, looser than the baseline's 1h",
+        "policy/baseline.toml",
+    ] {
+        assert!(r.stdout.contains(want), "missing `{want}` in\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn a_broken_baseline_is_an_error_naming_its_line_and_key_and_nothing_is_verified() {
+    for (edit, want) in [
+        (
+            ("state_retention_days = 30", "state_retention_dayz = 30"),
+            "unknown key `state_retention_dayz`",
+        ),
+        (
+            ("rule = \"identity.roles\"", "rule = \"identity.rolez\""),
+            "`identity.rolez` is not a verify rule",
+        ),
+        (
+            ("resource = \"aks.acr_pull\"", "resource = \"acr pull\""),
+            "estates.chatwoot.require[0].resource",
+        ),
+        (
+            ("rto = \"4h\"", "rto = \"four hours\""),
+            "estates.chatwoot.rto",
+        ),
+    ] {
+        let p = Project::copy_of_repo();
+        let text = p.read("policy/baseline.toml");
+        assert!(text.contains(edit.0), "{}", edit.0);
+        p.write("policy/baseline.toml", &text.replacen(edit.0, edit.1, 1));
+        for cmd in [&["verify"][..], &["validate"][..]] {
+            let r = p.run_with(&[("STATECTL_NOW", NOW)], cmd);
+            assert_ne!(r.code, 0, "{cmd:?} {edit:?}\n{}", r.stdout);
+            assert!(
+                r.stderr.contains("policy/baseline.toml:"),
+                "{cmd:?}: {}",
+                r.stderr
+            );
+            assert!(
+                r.stderr.contains(want),
+                "{cmd:?}: missing `{want}` in {}",
+                r.stderr
+            );
+            assert!(!r.stdout.contains("stack(s) pass"), "{}", r.stdout);
+        }
+    }
+}
+
+#[test]
+fn without_a_baseline_the_estates_own_declarations_are_checked() {
+    let p = Project::copy_of_repo();
+    std::fs::remove_file(p.path().join("policy/baseline.toml")).unwrap();
+    let r = verify(&p, &["--estate", "chatwoot", "--env", "prod"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // ... so the same loosening passes: what the baseline is for.
+    let estate = p.read("specs/chatwoot/estate.toml");
+    p.write(
+        "specs/chatwoot/estate.toml",
+        &estate.replacen("rpo = \"4h\"", "rpo = \"30d\"", 1),
+    );
+    let r = verify(&p, &["--estate", "chatwoot", "--env", "prod"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn verify_observed_judges_what_the_cloud_holds_and_passes_again_after_drift_fix() {
+    let p = Project::copy_of_repo();
+    let stack = ["--estate", "chatwoot", "--env", "dev"];
+    let observed = |p: &Project| verify(p, &[&stack[..], &["--observed", "--json"]].concat());
+    let r = observed(&p);
+    assert_ne!(r.code, 0, "nothing applied yet: {}", r.stdout);
+    let r = p.run_with(
+        &[("STATECTL_NOW", NOW)],
+        &[
+            &["apply", "--version", "v1.0.0", "--auto-approve"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = observed(&p);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Two portal changes, each breaking a guarantee.
+    for set in [
+        ["security.kv", "soft_delete_retention_days=7"],
+        ["networking.subnet_aks", "network_security_group_id="],
+    ] {
+        let r = p.run(&[&["sim", "set"][..], &set, &["--env", "dev"]].concat());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // The specs still pass; the cloud does not.
+    assert_eq!(verify(&p, &stack).code, 0);
+    let r = observed(&p);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let failing: Vec<(String, String)> = v[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"] == "Fail")
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["address"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failing,
+        [
+            (
+                "security.nsg".to_string(),
+                "networking.subnet_aks".to_string()
+            ),
+            ("security.key-vault".to_string(), "security.kv".to_string()),
+        ],
+        "{}",
+        r.stdout
+    );
+    let r = p.run_with(
+        &[("STATECTL_NOW", NOW)],
+        &[&["drift", "--fix", "--auto-approve"][..], &stack].concat(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = observed(&p);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_bounded_exception_covers_only_up_to_its_bound_and_an_rto_exception_must_have_one() {
+    let p = Project::copy_of_repo();
+    let file = "specs/chaufher/exceptions.toml";
+    let text = p.read(file);
+    assert!(text.contains("up_to = \"1h30m\""));
+    let stack = ["--estate", "chaufher", "--env", "prod"];
+    assert_eq!(verify(&p, &stack).code, 0);
+    // The rebuild estimate (1h29m) is over a tighter bound: it fails again.
+    p.write(
+        file,
+        &text.replacen("up_to = \"1h30m\"", "up_to = \"1h\"", 1),
+    );
+    let r = verify(&p, &stack);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("FAIL recovery.rto"), "{}", r.stdout);
+    // An RTO exception without a bound is refused where it is written.
+    p.write(file, &text.replacen("up_to = \"1h30m\"\n", "", 1));
+    let r = verify(&p, &stack);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("specs/chaufher/exceptions.toml:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("an exception for `recovery.rto` must say how long a restore it accepts"),
+        "{}",
+        r.stderr
+    );
 }

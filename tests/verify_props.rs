@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use statectl::model::{Address, Estate, PolicyException};
+use statectl::model::{Address, Estate, Floor, PolicyException};
 use statectl::spec::Loader;
 use statectl::verify::{self, Evidence, Verdict, inject};
 
@@ -24,12 +24,27 @@ const TODAY: &str = "2026-11-23";
 struct Stack {
     estate: Estate,
     exceptions: Vec<PolicyException>,
+    floor: Floor,
+}
+
+impl Stack {
+    fn evidence(&self) -> Evidence<'_> {
+        Evidence {
+            drills: &[],
+            baseline: Some(&self.floor),
+            drill_age: None,
+        }
+    }
 }
 
 fn stacks() -> &'static [Stack] {
     static STACKS: OnceLock<Vec<Stack>> = OnceLock::new();
     STACKS.get_or_init(|| {
         let loader = Loader::new(util::repo_root());
+        let baseline = loader
+            .load_baseline(&statectl::verify::rule_ids())
+            .unwrap()
+            .expect("the project has a baseline");
         let mut out = Vec::new();
         for e in loader.estate_names().unwrap() {
             let exceptions = loader.load_exceptions(&e).unwrap();
@@ -37,6 +52,7 @@ fn stacks() -> &'static [Stack] {
                 out.push(Stack {
                     estate: loader.load(&e, &env).unwrap(),
                     exceptions: exceptions.clone(),
+                    floor: baseline.floor(&e, &env),
                 });
             }
         }
@@ -45,8 +61,13 @@ fn stacks() -> &'static [Stack] {
 }
 
 /// Findings of `rule` on `estate`, before exceptions.
-fn findings_of(estate: &Estate, rule: &str) -> Vec<Option<Address>> {
-    verify::verify(estate, &[], TODAY, &Evidence::default())
+fn findings_of(estate: &Estate, floor: &Floor, rule: &str) -> Vec<Option<Address>> {
+    let ctx = Evidence {
+        drills: &[],
+        baseline: Some(floor),
+        drill_age: None,
+    };
+    verify::verify(estate, &[], TODAY, &ctx)
         .findings
         .into_iter()
         .filter(|(f, _)| f.rule == rule)
@@ -54,8 +75,8 @@ fn findings_of(estate: &Estate, rule: &str) -> Vec<Option<Address>> {
         .collect()
 }
 
-fn assert_caught(stack: &str, fault: &inject::Fault, broken: &inject::Injected) {
-    let found = findings_of(&broken.estate, fault.rule);
+fn assert_caught(stack: &str, floor: &Floor, fault: &inject::Fault, broken: &inject::Injected) {
+    let found = findings_of(&broken.estate, floor, fault.rule);
     match &broken.address {
         Some(a) => assert!(
             found.iter().any(|f| f.as_ref() == Some(a)),
@@ -76,7 +97,7 @@ fn assert_caught(stack: &str, fault: &inject::Fault, broken: &inject::Injected) 
 fn the_shipped_estates_pass_every_rule() {
     assert_eq!(stacks().len(), 12, "4 estates x 3 environments");
     for s in stacks() {
-        let report = verify::verify(&s.estate, &s.exceptions, TODAY, &Evidence::default());
+        let report = verify::verify(&s.estate, &s.exceptions, TODAY, &s.evidence());
         let failing: Vec<_> = report.failures().collect();
         assert!(failing.is_empty(), "{}: {failing:#?}", s.estate.stack());
         for (f, o) in &report.findings {
@@ -93,10 +114,10 @@ fn the_shipped_estates_pass_every_rule() {
 fn every_fault_is_caught_wherever_it_applies_and_every_rule_has_one() {
     let mut covered = BTreeSet::new();
     for s in stacks() {
-        for fault in inject::FAULTS {
-            match inject::inject(&s.estate, fault.id) {
+        for fault in inject::all() {
+            match inject::inject(&s.estate, &s.floor, fault.id) {
                 Ok(broken) => {
-                    assert_caught(&s.estate.stack(), fault, &broken);
+                    assert_caught(&s.estate.stack(), &s.floor, fault, &broken);
                     covered.insert(fault.rule);
                 }
                 Err(inject::InjectError::NotApplicable { .. }) => {}
@@ -162,14 +183,14 @@ proptest! {
     #[test]
     fn injected_faults_are_always_caught(
         stack in 0usize..12,
-        fault in 0..inject::FAULTS.len(),
+        fault in 0..inject::all().count(),
         drop in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
     ) {
         let s = &stacks()[stack % stacks().len()];
         let estate = variant(&s.estate, &drop);
-        let f = &inject::FAULTS[fault];
-        match inject::inject(&estate, f.id) {
-            Ok(broken) => assert_caught(&estate.stack(), f, &broken),
+        let f = inject::all().nth(fault).expect("a fault index in range");
+        match inject::inject(&estate, &s.floor, f.id) {
+            Ok(broken) => assert_caught(&estate.stack(), &s.floor, f, &broken),
             Err(inject::InjectError::NotApplicable { .. }) => {
                 // Nothing of that kind left to break: nothing to catch.
             }
@@ -189,10 +210,9 @@ fn verifying_some_rules_is_the_full_run_filtered() {
         .collect();
     asks.push(vec!["tags.required".into(), "security.diagnostics".into()]);
     for s in stacks() {
-        let full = verify::verify(&s.estate, &s.exceptions, TODAY, &Evidence::default());
+        let full = verify::verify(&s.estate, &s.exceptions, TODAY, &s.evidence());
         for rules in &asks {
-            let only =
-                verify::verify_rules(&s.estate, &s.exceptions, TODAY, &Evidence::default(), rules);
+            let only = verify::verify_rules(&s.estate, &s.exceptions, TODAY, &s.evidence(), rules);
             let want = full.clone().only(rules);
             assert_eq!(
                 format!("{:?}", only.findings),
@@ -202,4 +222,64 @@ fn verifying_some_rules_is_the_full_run_filtered() {
             );
         }
     }
+}
+
+/// The drill cadence the baseline sets for production (seed 000 monthly,
+/// seed 001 quarterly): a live stack not drilled within it fails
+/// `recovery.drill`; one drilled recently, or not live, does not.
+#[test]
+fn a_live_production_stack_without_a_recent_drill_fails_recovery_drill() {
+    use statectl::model::Interval;
+    use statectl::verify::DrillAge;
+    let days = |d: u64| Interval::from_secs(d * 86_400);
+    for (estate, every) in [("chatwoot", 31), ("chaufher", 92)] {
+        let s = stacks()
+            .iter()
+            .find(|s| s.estate.name == estate && s.estate.environment.name == "prod")
+            .unwrap();
+        assert_eq!(s.floor.drill_every, Some(days(every)), "{estate}");
+        let judge = |age: DrillAge| {
+            let ctx = Evidence {
+                drills: &[],
+                baseline: Some(&s.floor),
+                drill_age: Some(age),
+            };
+            verify::verify_rules(&s.estate, &[], TODAY, &ctx, &["recovery.drill".into()])
+                .findings
+                .into_iter()
+                .map(|(f, _)| f.message)
+                .collect::<Vec<_>>()
+        };
+        assert!(judge(DrillAge::NotLive).is_empty(), "{estate}");
+        assert!(
+            judge(DrillAge::Never {
+                live_for: days(every - 1)
+            })
+            .is_empty(),
+            "{estate}"
+        );
+        assert!(
+            judge(DrillAge::Last { ago: days(every) }).is_empty(),
+            "{estate}"
+        );
+        let late = judge(DrillAge::Last {
+            ago: days(every + 1),
+        });
+        assert_eq!(late.len(), 1, "{estate}: {late:?}");
+        assert!(
+            late[0].contains(&format!("every {}", days(every))),
+            "{late:?}"
+        );
+        let never = judge(DrillAge::Never {
+            live_for: days(every + 1),
+        });
+        assert_eq!(never.len(), 1, "{estate}: {never:?}");
+        assert!(never[0].contains("never drilled"), "{never:?}");
+    }
+    // Dev has no cadence.
+    let dev = stacks()
+        .iter()
+        .find(|s| s.estate.name == "chatwoot" && s.estate.environment.name == "dev")
+        .unwrap();
+    assert_eq!(dev.floor.drill_every, None);
 }

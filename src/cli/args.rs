@@ -100,7 +100,7 @@ pub enum Command {
 
     /// Check the documented guarantees: tags, private endpoints, ordering, RTO/RPO, cost, security, production rules.
     #[command(
-        after_help = "Findings covered by an unexpired exception in specs/<estate>/exceptions.toml are excepted; an expired exception no longer applies. Exit status: 0 all pass, 1 findings.\n\nExamples:\n  statectl verify\n  statectl verify --estate chatwoot --env prod --rule private.endpoint\n  statectl verify --json > verify.json\n  statectl verify --junit verify-junit.xml"
+        after_help = "Every stack is judged against the organisation's baseline in policy/baseline.toml: a declaration looser than it (an RPO, a window, a switch of the environment, a required role assignment removed) is a finding no estate exception covers. Findings covered by an unexpired exception in specs/<estate>/exceptions.toml are excepted; an expired exception no longer applies. With --observed, the same rules judge what the provider reports now (a portal change that breaks a guarantee fails here; drift --fix puts it back). Exit status: 0 all pass, 1 findings.\n\nExamples:\n  statectl verify\n  statectl verify --estate chatwoot --env prod --rule private.endpoint\n  statectl verify --json > verify.json\n  statectl verify --junit verify-junit.xml\n  statectl verify --estate chatwoot --env prod --observed"
     )]
     Verify(VerifyArgs),
 
@@ -233,6 +233,11 @@ pub struct VerifyArgs {
     /// Also write JUnit XML to FILE, for CI.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Judge what the cloud holds now instead of the specs: the release
+    /// each stack last applied, with every literal property and tag as the
+    /// provider reports it (read-only; stacks never applied are skipped).
+    #[arg(long)]
+    pub observed: bool,
 }
 
 /// `statectl rollback`

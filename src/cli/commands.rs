@@ -44,6 +44,21 @@ fn validate(ctx: &Context, sel: &Selection, out: &mut dyn Write) -> Result<(), C
         .project
         .selected(sel.estate.as_deref(), sel.env.as_deref())?;
     let mut failed = Vec::new();
+    match loader.load_baseline(&crate::verify::rule_ids()) {
+        Ok(Some(_)) => writeln!(out, "ok      {}", crate::spec::BASELINE_FILE)?,
+        Ok(None) => {}
+        Err(errs) => {
+            writeln!(
+                out,
+                "invalid {}: {} error(s)",
+                crate::spec::BASELINE_FILE,
+                errs.errors().len()
+            )?;
+            out.flush()?;
+            eprintln!("{}", errs.render());
+            failed.push(crate::spec::BASELINE_FILE.to_string());
+        }
+    }
     for (estate, env) in &stacks {
         match loader.load(estate, env) {
             Ok(e) => writeln!(

@@ -26,6 +26,11 @@ pub struct PolicyException {
     pub issue: Option<String>,
     /// Where it is declared (`file:line`), for messages.
     pub origin: String,
+    /// The deviation it accepts, for rules that measure one (`up_to = "1h30m"`:
+    /// an RTO estimate or a data loss up to this): a finding that measures
+    /// more is not covered, so a further regression still fails. Required
+    /// for `recovery.rto`, whose finding is about the whole estate.
+    pub up_to: Option<super::Interval>,
 }
 
 /// What an exception covers.
@@ -66,5 +71,16 @@ impl PolicyException {
     /// Whether it still applies on `today` (`YYYY-MM-DD`, UTC).
     pub fn active_on(&self, today: &str) -> bool {
         self.expires.as_str() >= today
+    }
+
+    /// Whether it accepts a finding that measured `measured` (`None`: the
+    /// finding measures nothing, or nothing finite): unbounded exceptions
+    /// accept anything, bounded ones only what is within their bound.
+    pub fn accepts(&self, measured: Option<super::Interval>) -> bool {
+        match (self.up_to, measured) {
+            (None, _) => true,
+            (Some(max), Some(m)) => m <= max,
+            (Some(_), None) => false,
+        }
     }
 }

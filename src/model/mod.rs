@@ -9,6 +9,7 @@
 //! them.
 
 mod address;
+mod baseline;
 mod digest;
 mod environment;
 mod estate;
@@ -24,6 +25,7 @@ mod time;
 mod value;
 
 pub use address::{Address, AddressError, check_identifier, is_identifier};
+pub use baseline::{Baseline, Expect, Floor, Requirement};
 pub use digest::{Digest, DigestError};
 pub use environment::{Environment, MaintenanceWindow, Weekday, format_clock, parse_clock};
 pub use estate::Estate;

@@ -51,17 +51,26 @@ impl Project {
         let loader = Loader::new(&self.root);
         let today = crate::policy::today(self.clock()?.now());
         let store = self.drill_store()?;
+        let baseline = loader.load_baseline(&crate::verify::rule_ids())?;
         let mut reports = Vec::new();
         for (estate, env) in self.selected(estate, env)? {
             let e = loader.load(&estate, &env)?;
             let exceptions = loader.load_exceptions(&estate)?;
             let stack =
                 Stack::new(&estate, &env).map_err(|err| OpsError::Invalid(err.to_string()))?;
-            let drills = match &store {
-                Some(store) => store.restores(&stack)?,
-                None => Vec::new(),
+            let (drills, drill_age) = match &store {
+                Some(store) => (
+                    store.restores(&stack)?,
+                    Some(drill_age(store, &stack, self.clock()?.now())?),
+                ),
+                None => (Vec::new(), Some(verify::DrillAge::NotLive)),
             };
-            let evidence = verify::Evidence { drills: &drills };
+            let floor = baseline.as_ref().map(|b| b.floor(&estate, &env));
+            let evidence = verify::Evidence {
+                drills: &drills,
+                baseline: floor.as_ref(),
+                drill_age,
+            };
             reports.push(verify::verify_rules(
                 &e,
                 &exceptions,
@@ -72,4 +81,99 @@ impl Project {
         }
         Ok(reports)
     }
+}
+
+/// What `verify --observed` judged for one stack: the rules run over the
+/// cloud's view of the release the latest generation applied.
+#[derive(Debug)]
+pub struct ObservedReport {
+    /// The verdict, as for the desired estate.
+    pub report: Report,
+    /// The release whose estate the cloud's view was laid over.
+    pub release: String,
+    /// The generation compared with.
+    pub generation: u64,
+    /// Resources the cloud no longer has (judged as desired; `drift` reports them).
+    pub missing: Vec<crate::model::Address>,
+}
+
+impl<P: crate::provider::Provider + 'static> super::Ops<super::Cloud<P>> {
+    /// Runs the guarantee checks on what the provider reports now for
+    /// `stack`, read-only: the estate of the release last applied with every
+    /// literal property and tag as the cloud holds it. `None` when the
+    /// stack was never applied (nothing observed).
+    pub fn verify_observed(
+        &self,
+        stack: &Stack,
+        rules: &[String],
+        hooks: &mut dyn super::Hooks,
+    ) -> Result<Option<ObservedReport>, OpsError> {
+        let check = match self.drift(stack, false, std::time::Duration::ZERO, hooks) {
+            Err(OpsError::NeverApplied { .. }) => return Ok(None),
+            other => other?,
+        };
+        let version = check
+            .generation
+            .release
+            .clone()
+            .ok_or_else(|| OpsError::NoRelease {
+                stack: stack.to_string(),
+                generation: check.generation.number,
+            })?;
+        let release = self.store.release(&stack.estate, &version)?;
+        let estate = self.store.release_estate(&release, &stack.env)?;
+        let drifted = check
+            .report
+            .changed
+            .iter()
+            .map(|c| (c.address.clone(), c.path.clone()))
+            .collect();
+        let seen = verify::as_observed(&estate, &check.report.live, &drifted)
+            .map_err(|e| OpsError::Invalid(format!("the cloud's view of {stack}: {e}")))?;
+        let exceptions = self.loader.load_exceptions(&stack.estate)?;
+        let floor = self
+            .loader
+            .load_baseline(&verify::rule_ids())?
+            .map(|b| b.floor(&stack.estate, &stack.env));
+        let drills = self.store.restores(stack)?;
+        let evidence = verify::Evidence {
+            drills: &drills,
+            baseline: floor.as_ref(),
+            drill_age: Some(drill_age(&self.store, stack, self.clock.now())?),
+        };
+        let today = crate::policy::today(self.clock.now());
+        Ok(Some(ObservedReport {
+            report: verify::verify_rules(&seen, &exceptions, &today, &evidence, rules),
+            release: version,
+            generation: check.generation.number,
+            missing: check.report.deleted.clone(),
+        }))
+    }
+}
+
+/// How long `stack` has gone without a restore drill as of `now`: live
+/// since its first successful apply, drilled when a generation recorded
+/// restores (an emergency apply that measured them).
+pub(super) fn drill_age(
+    store: &Store,
+    stack: &Stack,
+    now: crate::model::UtcTime,
+) -> Result<verify::DrillAge, OpsError> {
+    use crate::model::{Interval, Outcome};
+    let gens = store.generations(stack)?;
+    let since = |t: crate::model::UtcTime| Interval::from_secs(now.millis_since(t) / 1000);
+    let live = gens
+        .iter()
+        .find(|g| g.outcome == Outcome::Succeeded)
+        .map(|g| g.ended_at);
+    let drilled = gens
+        .iter()
+        .filter(|g| !g.restores.is_empty())
+        .map(|g| g.ended_at)
+        .max();
+    Ok(match (live, drilled) {
+        (_, Some(t)) => verify::DrillAge::Last { ago: since(t) },
+        (Some(t), None) => verify::DrillAge::Never { live_for: since(t) },
+        (None, None) => verify::DrillAge::NotLive,
+    })
 }

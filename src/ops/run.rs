@@ -185,11 +185,23 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
         let failed_checks = match (&opts.promote, &env.promote_from) {
             (Some(_), Some(_)) => {
                 let drills = self.store.restores(stack)?;
+                let floor = self
+                    .loader
+                    .load_baseline(&crate::verify::rule_ids())?
+                    .map(|b| b.floor(&stack.estate, &stack.env));
                 let report = crate::verify::verify(
                     &desired.estate,
                     &exceptions,
                     &policy::today(self.clock.now()),
-                    &crate::verify::Evidence { drills: &drills },
+                    &crate::verify::Evidence {
+                        drills: &drills,
+                        baseline: floor.as_ref(),
+                        drill_age: Some(super::check::drill_age(
+                            &self.store,
+                            stack,
+                            self.clock.now(),
+                        )?),
+                    },
                 );
                 report
                     .failures()

@@ -103,9 +103,21 @@ pub fn exception_for<'a>(
     address: Option<&Address>,
     today: &str,
 ) -> (Option<&'a PolicyException>, Option<&'a PolicyException>) {
+    exception_for_measured(exceptions, rule, address, None, today)
+}
+
+/// [`exception_for`] a finding that measured `measured` (an RTO estimate, a
+/// data loss): a bounded exception covers it only within its bound.
+pub fn exception_for_measured<'a>(
+    exceptions: &'a [PolicyException],
+    rule: &str,
+    address: Option<&Address>,
+    measured: Option<crate::model::Interval>,
+    today: &str,
+) -> (Option<&'a PolicyException>, Option<&'a PolicyException>) {
     let matching = exceptions
         .iter()
-        .filter(|e| e.rule == rule && e.scope.covers(address));
+        .filter(|e| e.rule == rule && e.scope.covers(address) && e.accepts(measured));
     let mut active = None;
     let mut expired = None;
     for e in matching {
@@ -315,6 +327,7 @@ mod tests {
             expires: "2026-12-31".into(),
             issue: None,
             origin: "x:1".into(),
+            up_to: None,
         };
         let a: Address = "data.old".parse().unwrap();
         let list = [e];

@@ -166,7 +166,10 @@ const W: &str = "maintenance_window";
 
 /// The `[maintenance_window]` table; its first error only, since later
 /// fields are checked against earlier ones.
-fn read_window(file: &SourceFile, v: &SValue<'_>) -> Result<MaintenanceWindow, SpecError> {
+pub(super) fn read_window(
+    file: &SourceFile,
+    v: &SValue<'_>,
+) -> Result<MaintenanceWindow, SpecError> {
     let t = as_table(file, v, W)?;
     let mut errs = Vec::new();
     check_keys(file, t, W, WINDOW_KEYS, &mut errs);

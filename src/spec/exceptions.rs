@@ -9,7 +9,7 @@ use toml::de::DeTable;
 use super::error::{SpecError, SpecErrorKind as K};
 use super::source::SourceFile;
 use super::toml_access::{
-    SValue, Span, as_array, as_str, as_table, check_keys, join, lookup, opt, req,
+    SValue, Span, as_array, as_str, as_table, check_keys, interval, join, lookup, opt, req,
 };
 use crate::model::{Address, ExceptionScope, PolicyException, check_identifier};
 
@@ -21,6 +21,7 @@ const EXCEPTION_KEYS: &[&str] = &[
     "approver",
     "expires",
     "issue",
+    "up_to",
 ];
 
 /// Every well-formed `[[exception]]`; the others are reported in `errs`.
@@ -61,6 +62,15 @@ fn read_exception(
     let issue = lookup(t, "issue")
         .and_then(|v| opt(as_str(file, v, &join(p, "issue")), errs))
         .map(str::to_string);
+    let up_to = lookup(t, "up_to").and_then(|v| opt(interval(file, v, &join(p, "up_to")), errs));
+    // The RTO finding is about the whole estate, so its exception's scope
+    // cannot be narrower than `*`: the bound is what keeps it concrete.
+    if rule.as_ref().is_some_and(|(r, _)| r == "recovery.rto") && lookup(t, "up_to").is_none() {
+        errs.push(
+            SpecError::at(K::MissingKey, file, &(sp.start..sp.start + 1), join(p, "up_to"), "an exception for `recovery.rto` must say how long a restore it accepts")
+                .help("add `up_to = \"2h\"` (the longest RTO estimate it covers); a longer one fails again"),
+        );
+    }
     let pos = file.position(sp.start);
     Some(PolicyException {
         rule: rule?.0,
@@ -70,6 +80,7 @@ fn read_exception(
         expires: expires?,
         issue,
         origin: format!("{}:{}", file.path().display(), pos.line),
+        up_to,
     })
 }
 

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use super::declare::{ModuleDoc, declare_all};
 use super::discovery::{self, ESTATE_FILE, EXCEPTIONS_FILE, known_list};
+
+/// Where the organisation's baseline lives, relative to the project root.
+pub const BASELINE_FILE: &str = "policy/baseline.toml";
 use super::environment::read_environment;
 use super::error::{SpecError, SpecErrorKind as K, SpecErrors};
 use super::estate_head::read_estate_head;
@@ -178,6 +181,28 @@ impl Loader {
         match SpecErrors::new(errs) {
             Some(e) => Err(e),
             None => Ok(out),
+        }
+    }
+
+    /// The organisation's baseline (`policy/baseline.toml`; `None` when the
+    /// project has none, and then only the estates' own declarations and
+    /// the built-in minimums are checked). `rules` are the rule ids a
+    /// requirement may name (the verify registry's).
+    pub fn load_baseline(
+        &self,
+        rules: &[&'static str],
+    ) -> Result<Option<crate::model::Baseline>, SpecErrors> {
+        let path = self.root.join(BASELINE_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let file = self.read(&path)?;
+        let doc = parse(&file)?;
+        let mut errs = Vec::new();
+        let out = super::baseline::read_baseline(&file, doc.get_ref(), rules, &mut errs);
+        match SpecErrors::new(errs) {
+            Some(e) => Err(e),
+            None => Ok(Some(out)),
         }
     }
 

@@ -18,6 +18,7 @@
 //! - `declare` (pass 1) then `resolve` (pass 2) over the module files;
 //! - `loader`: the [`Loader`] that runs them and decides when to stop.
 
+mod baseline;
 mod declare;
 mod discovery;
 mod environment;
@@ -34,6 +35,6 @@ mod vars;
 mod writer;
 
 pub use error::{Detail, SpecError, SpecErrorKind, SpecErrors};
-pub use loader::Loader;
+pub use loader::{BASELINE_FILE, Loader};
 pub use source::{Position, SourceFile};
 pub use writer::{EstateDoc, write_project};

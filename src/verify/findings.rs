@@ -128,11 +128,91 @@ pub const RULES: &[Rule] = &[
         checks: "in a zone-redundant environment, zonal resources span 3 zones",
     },
     Rule {
-        id: "prod.rules-declared",
-        seed: "seed 004: \"Destroy: Forbidden (requires exception)\", \"Maintenance Windows: Sundays 2-6 AM EST\"",
-        checks: "production declares destroy protection and a maintenance window",
+        id: "prod.high-availability",
+        seed: "seed 004: \"Zone Redundancy: All services across 3+ zones\", \"Auto-failover\"; seed 001: PostgreSQL \"Zone-redundant HA\"",
+        checks: "where the baseline asks for high availability, databases run zone-redundant HA",
+    },
+    Rule {
+        id: "prod.regions",
+        seed: "seed 004: \"Multi-region: Primary in East US, DR in West US\"; seed 001: \"East US + West US 2\"",
+        checks: "the environment deploys to the baseline's primary region and replicates to its DR region",
+    },
+    Rule {
+        id: "prod.private-only",
+        seed: "seed 004: \"Private Endpoints: No public exposure\"",
+        checks: "the environment requires private endpoints only, as the baseline does",
+    },
+    Rule {
+        id: "prod.destroy-protection",
+        seed: "seed 004: \"Destroy: Forbidden (requires exception)\"",
+        checks: "the environment forbids destroying resources without an exception",
+    },
+    Rule {
+        id: "prod.maintenance-window",
+        seed: "seed 004: \"Maintenance Windows: Standard: Sundays 2-6 AM EST\"",
+        checks: "the environment declares a maintenance window within the baseline's days, hours and time zone",
+    },
+    Rule {
+        id: "prod.promotion-gate",
+        seed: "seed 001: \"Environment promotion: dev -> staging -> prod\"",
+        checks: "a release reaches the environment only after it succeeded in the one before",
+    },
+    Rule {
+        id: "prod.backup-before-apply",
+        seed: "seed 004: \"State backup before every apply\"",
+        checks: "the environment backs its state up before every apply",
+    },
+    Rule {
+        id: "prod.state-retention",
+        seed: "seed 004: state storage \"Soft delete: 30 days\"",
+        checks: "pruned state stays recoverable at least as long as the baseline says",
+    },
+    Rule {
+        id: "security.nsg",
+        seed: "seed 000: \"Network security groups on all subnets\"",
+        checks: "every subnet (except the ones Azure reserves) has a network security group",
+    },
+    Rule {
+        id: "security.image-scanning",
+        seed: "seed 000: \"Container image scanning enabled\"",
+        checks: "every container registry scans its images",
+    },
+    Rule {
+        id: "security.waf",
+        seed: "seed 000: \"Application Gateway with WAF\"; seed 004: \"WAF: OWASP Top 10 protection\"",
+        checks: "WAF policies block (Prevention mode) with an OWASP rule set, and every WAF gateway uses one",
+    },
+    Rule {
+        id: "security.rotation",
+        seed: "seed 001: \"Automated secret rotation occurs every 90 days\", \"chaufher-{env}-kv: ... 90-day automated rotation\"",
+        checks: "every Key Vault secret rotates at least as often as the baseline says, unless its vault's seed makes it manual",
+    },
+    Rule {
+        id: "security.log-retention",
+        seed: "seed 000: \"Audit logging enabled (365-day retention)\"; seed 001: audit logs \"90 days retention\"",
+        checks: "Log Analytics workspaces keep logs at least as long as the baseline says",
+    },
+    Rule {
+        id: "recovery.backup-retention",
+        seed: "seed 000: PostgreSQL \"Geo-redundant backups (35-day retention)\"; seed 001: Database \"35 days\"; seed 004: \"Daily with 30-day retention\"",
+        checks: "database backups are kept at least as long as the baseline says",
+    },
+    Rule {
+        id: "identity.roles",
+        seed: "seed 000: \"AcrPull role assigned to AKS kubelet identity\", \"AGIC ... role assignments\"; the role assignments each seed requires",
+        checks: "every role assignment the baseline requires exists, with its role, scope and principal",
+    },
+    Rule {
+        id: "identity.oidc",
+        seed: "seed 002: \"OIDC ... federated credentials\" for GitHub Actions and Azure DevOps; seed 001: OIDC deployments",
+        checks: "every federated identity credential the baseline requires exists, with its issuer and subject",
     },
 ];
+
+/// Every rule id, in report order (what a baseline requirement may name).
+pub fn rule_ids() -> Vec<&'static str> {
+    RULES.iter().map(|r| r.id).collect()
+}
 
 /// The rule with this id.
 pub fn rule(id: &str) -> Option<&'static Rule> {
@@ -150,6 +230,13 @@ pub struct Finding {
     pub message: String,
     /// How to fix it.
     pub fix: String,
+    /// A declaration looser than the organisation's baseline: no estate
+    /// exception covers it (the baseline is changed by its owners, not by
+    /// the estate it binds).
+    pub baseline: bool,
+    /// What it measured, where the rule measures (an RTO estimate, a worst
+    /// case data loss): a bounded exception covers it only up to its bound.
+    pub measured: Option<crate::model::Interval>,
 }
 
 impl Finding {
@@ -165,6 +252,27 @@ impl Finding {
             address: address.cloned(),
             message: message.into(),
             fix: fix.into(),
+            baseline: false,
+            measured: None,
+        }
+    }
+
+    /// The same finding, recording what it measured.
+    pub fn measuring(mut self, measured: crate::model::Interval) -> Self {
+        self.measured = Some(measured);
+        self
+    }
+
+    /// A finding about the estate or its environment declaring less than
+    /// the baseline demands.
+    pub fn below_baseline(
+        rule: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Finding {
+            baseline: true,
+            ..Finding::new(rule, None, message, fix)
         }
     }
 }
@@ -214,8 +322,17 @@ impl Report {
         let findings = findings
             .into_iter()
             .map(|f| {
-                let (active, expired) =
-                    crate::policy::exception_for(exceptions, f.rule, f.address.as_ref(), today);
+                let (active, expired) = if f.baseline {
+                    (None, None)
+                } else {
+                    crate::policy::exception_for_measured(
+                        exceptions,
+                        f.rule,
+                        f.address.as_ref(),
+                        f.measured,
+                        today,
+                    )
+                };
                 let outcome = match (active, expired) {
                     (Some(e), _) => Verdict::Excepted {
                         origin: e.origin.clone(),

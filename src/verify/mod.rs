@@ -9,8 +9,10 @@
 //! applies the estate's policy exceptions: a finding covered by an
 //! unexpired exception is excepted; an expired one fails, and says so.
 
+mod baseline;
 mod findings;
 pub mod inject;
+mod observed;
 mod ordering;
 pub mod output;
 mod private;
@@ -19,11 +21,12 @@ mod recovery;
 mod security;
 mod tags;
 
-pub use findings::{Finding, RULES, Report, Rule, Verdict, rule};
+pub use findings::{Finding, RULES, Report, Rule, Verdict, rule, rule_ids};
+pub use observed::as_observed;
 pub use ordering::{check_plan_order, first_apply_plan};
 pub use recovery::{monthly_cost, rpo_worst_case, rto_estimate};
 
-use crate::model::{Estate, PolicyException, RestoreReport};
+use crate::model::{Estate, Floor, PolicyException, RestoreReport};
 
 /// What a stack has shown beyond its estate (restores measured by drills),
 /// for the checks that judge it.
@@ -31,6 +34,30 @@ use crate::model::{Estate, PolicyException, RestoreReport};
 pub struct Evidence<'a> {
     /// Restores measured by drills (emergency applies on the simulator).
     pub drills: &'a [RestoreReport],
+    /// The organisation's floor for this stack (`policy/baseline.toml`);
+    /// `None` when the project has no baseline.
+    pub baseline: Option<&'a Floor>,
+    /// How long the stack has gone without a drill, when the store knows
+    /// (`None`: not known, and the drill cadence is not judged).
+    pub drill_age: Option<DrillAge>,
+}
+
+/// How long a stack has gone without a restore drill, for the cadence the
+/// baseline sets (a stack that is not live has nothing to drill).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrillAge {
+    /// Never applied: nothing runs, nothing to drill.
+    NotLive,
+    /// Live for this long and never drilled.
+    Never {
+        /// Since its first successful apply.
+        live_for: crate::model::Interval,
+    },
+    /// The last drill ended this long ago.
+    Last {
+        /// Since the last drill.
+        ago: crate::model::Interval,
+    },
 }
 
 /// Runs every check on one estate in one environment and applies the
@@ -58,9 +85,12 @@ pub fn verify_rules(
     let wanted = |family: &str| {
         rules.is_empty() || rules.iter().any(|r| r.split('.').next() == Some(family))
     };
-    let mut findings = Vec::new();
+    let none = Floor::default();
+    let floor = ctx.baseline.unwrap_or(&none);
+    let objectives = baseline::effective(&estate.objectives, floor);
+    let mut findings = baseline::check(estate, floor, &wanted);
     if wanted("tags") {
-        findings.extend(tags::check(estate));
+        findings.extend(tags::check(estate, &objectives.required_tags));
     }
     if wanted("private") {
         findings.extend(private::check(estate));
@@ -70,16 +100,18 @@ pub fn verify_rules(
         findings.extend(ordering::check_create_plan(estate));
     }
     if wanted("recovery") {
-        findings.extend(recovery::check(estate, ctx.drills));
+        findings.extend(recovery::check(estate, &objectives, ctx.drills));
+        findings.extend(recovery::check_cadence(floor, ctx.drill_age));
+        findings.extend(recovery::check_retention(estate, floor));
     }
     if wanted("cost") {
-        findings.extend(recovery::check_cost(estate));
+        findings.extend(recovery::check_cost(estate, &objectives));
     }
     if wanted("security") {
-        findings.extend(security::check(estate));
+        findings.extend(security::check(estate, floor));
     }
     if wanted("prod") {
-        findings.extend(production::check(estate));
+        findings.extend(production::check(estate, floor));
     }
     Report::new(estate, findings, exceptions, today).only(rules)
 }

@@ -161,6 +161,8 @@ mod tests {
                     address: None,
                     message: "a <bad> & \"quoted\" thing".into(),
                     fix: "do better".into(),
+                    baseline: false,
+                    measured: None,
                 },
                 outcome,
             )],

@@ -1,12 +1,12 @@
 use super::{Finding, target};
 use crate::catalog::{self, Backup};
-use crate::model::{Estate, Value};
+use crate::model::{Estate, Floor, Value};
 
 fn zone_count(v: &Value) -> Option<usize> {
     v.as_list().map(<[Value]>::len)
 }
 
-pub(super) fn check(estate: &Estate) -> Vec<Finding> {
+pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
     let mut out = Vec::new();
     let env = &estate.environment;
     if env.dr_region.is_some() {
@@ -80,11 +80,16 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
             }
         }
     }
+    if floor.high_availability {
+        high_availability(estate, &mut out);
+    }
+    // Without a baseline that says so, production still declares the two
+    // rules seed 004 states as absolutes.
     let production = env.name == "prod" || env.private_endpoints_only || env.destroy_protection;
     if production {
-        if !env.destroy_protection {
+        if !env.destroy_protection && !floor.destroy_protection {
             out.push(Finding::new(
-                "prod.rules-declared",
+                "prod.destroy-protection",
                 None,
                 format!(
                     "environment `{}` does not declare destroy protection",
@@ -93,9 +98,9 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
                 "set `destroy_protection = true` in the environment file",
             ));
         }
-        if env.maintenance_window.is_none() {
+        if env.maintenance_window.is_none() && floor.maintenance_window.is_none() {
             out.push(Finding::new(
-                "prod.rules-declared",
+                "prod.maintenance-window",
                 None,
                 format!("environment `{}` declares no maintenance window", env.name),
                 "add a [maintenance_window] to the environment file",
@@ -103,4 +108,27 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Databases with zone-redundant high availability (seed 004: "All services
+/// across 3+ zones", "Auto-failover"). A read replica is the DR copy, not
+/// the primary's standby, and is left to `prod.multi-region`.
+fn high_availability(estate: &Estate, out: &mut Vec<Finding>) {
+    for r in estate.of_type("Microsoft.DBforPostgreSQL/flexibleServers") {
+        if r.property("source_server_id").is_some() {
+            continue;
+        }
+        if r.property("high_availability_enabled") != Some(&Value::Bool(true)) {
+            out.push(Finding::new("prod.high-availability", Some(&r.address), format!("`{}` runs without a high-availability standby", r.name), "set `high_availability_enabled = true` (the environment's `high_availability` variable)"));
+        } else if r.property("high_availability_mode").and_then(Value::as_str)
+            != Some("ZoneRedundant")
+        {
+            out.push(Finding::new(
+                "prod.high-availability",
+                Some(&r.address),
+                format!("`{}`'s standby is not in another zone", r.name),
+                "set `high_availability_mode = \"ZoneRedundant\"`",
+            ));
+        }
+    }
 }

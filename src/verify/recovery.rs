@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use super::Finding;
 use crate::catalog::{self, Backup, ResourceType};
-use crate::model::{Address, Estate, Interval, Resource, RestoreReport, Value};
+use crate::model::{Address, Estate, Floor, Interval, Objectives, Resource, RestoreReport, Value};
 
 /// The most data a restore of `r` can lose, from its backup settings; `None`
 /// when it keeps no backup it can be restored from.
@@ -72,9 +72,8 @@ pub fn rto_estimate(estate: &Estate) -> (Interval, Option<Address>) {
     (Interval::from_secs(best.0), best.1.cloned())
 }
 
-pub(super) fn check(estate: &Estate, drills: &[RestoreReport]) -> Vec<Finding> {
+pub(super) fn check(estate: &Estate, o: &Objectives, drills: &[RestoreReport]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let o = &estate.objectives;
     for r in estate.resources().values() {
         let Ok(rt) = catalog::lookup(&r.arm_type) else {
             continue;
@@ -89,7 +88,7 @@ pub(super) fn check(estate: &Estate, drills: &[RestoreReport]) -> Vec<Finding> {
                 Some(&r.address),
                 format!("a restore of `{}` can lose up to {loss} of data, over the RPO of {}", r.name, o.rpo),
                 "back it up more often (snapshot interval, continuous backup, geo-redundant replication)",
-            )),
+            ).measuring(loss)),
             None => out.push(Finding::new("recovery.rpo", Some(&r.address), format!("`{}` keeps no backup it can be restored from", r.name), "enable backups (retention, RDB persistence, or GRS replication)")),
         }
     }
@@ -100,32 +99,38 @@ pub(super) fn check(estate: &Estate, drills: &[RestoreReport]) -> Vec<Finding> {
             last.as_ref(),
             format!("restoring the estate takes {rto} along its critical path (ending at {}), over the RTO of {}", last.as_ref().map_or("-".into(), ToString::to_string), o.rto),
             "shorten the critical path (warm standby, geo-replicas to fail over to) or revise the objective",
-        ));
+        ).measuring(rto));
     }
     for d in drills {
         if Interval::from_secs(d.data_loss_secs) > o.rpo {
-            out.push(Finding::new(
-                "recovery.drill",
-                Some(&d.address),
-                format!(
-                    "the drill restore lost {} of data, over the RPO of {}",
-                    Interval::from_secs(d.data_loss_secs),
-                    o.rpo
-                ),
-                "see recovery.rpo",
-            ));
+            out.push(
+                Finding::new(
+                    "recovery.drill",
+                    Some(&d.address),
+                    format!(
+                        "the drill restore lost {} of data, over the RPO of {}",
+                        Interval::from_secs(d.data_loss_secs),
+                        o.rpo
+                    ),
+                    "see recovery.rpo",
+                )
+                .measuring(Interval::from_secs(d.data_loss_secs)),
+            );
         }
         if Interval::from_secs(d.elapsed_secs) > o.rto {
-            out.push(Finding::new(
-                "recovery.drill",
-                Some(&d.address),
-                format!(
-                    "the drill restore took {}, over the RTO of {}",
-                    Interval::from_secs(d.elapsed_secs),
-                    o.rto
-                ),
-                "see recovery.rto",
-            ));
+            out.push(
+                Finding::new(
+                    "recovery.drill",
+                    Some(&d.address),
+                    format!(
+                        "the drill restore took {}, over the RTO of {}",
+                        Interval::from_secs(d.elapsed_secs),
+                        o.rto
+                    ),
+                    "see recovery.rto",
+                )
+                .measuring(Interval::from_secs(d.elapsed_secs)),
+            );
         }
     }
     out
@@ -148,8 +153,8 @@ pub fn monthly_cost(estate: &Estate) -> (u64, Vec<Address>) {
     (cents, unpriced)
 }
 
-pub(super) fn check_cost(estate: &Estate) -> Vec<Finding> {
-    let Some(budget) = estate.objectives.monthly_budget_usd else {
+pub(super) fn check_cost(estate: &Estate, o: &Objectives) -> Vec<Finding> {
+    let Some(budget) = o.monthly_budget_usd else {
         return Vec::new();
     };
     let (cents, _) = monthly_cost(estate);
@@ -166,5 +171,62 @@ pub(super) fn check_cost(estate: &Estate) -> Vec<Finding> {
         )]
     } else {
         Vec::new()
+    }
+}
+
+/// Database backups kept at least as long as the baseline says (seed 000
+/// and 001: 35 days; seed 004: 30).
+pub(super) fn check_retention(estate: &Estate, floor: &Floor) -> Vec<Finding> {
+    let Some(days) = floor.backup_retention_days else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in estate.of_type("Microsoft.DBforPostgreSQL/flexibleServers") {
+        if r.property("source_server_id").is_some() {
+            // A replica: its backups are its primary's.
+            continue;
+        }
+        let have = r.property("backup_retention_days").and_then(Value::as_int);
+        if have.is_none_or(|d| d < i64::from(days)) {
+            let shown = have.map_or("the default 7 days".to_string(), |d| format!("{d} days"));
+            out.push(Finding::new(
+                "recovery.backup-retention",
+                Some(&r.address),
+                format!(
+                    "`{}` keeps backups {shown}, under the baseline's {days}",
+                    r.name
+                ),
+                format!("set `backup_retention_days = {days}` (or more)"),
+            ));
+        }
+    }
+    out
+}
+
+/// A live stack drilled at least as often as the baseline says (seed 000
+/// "Monthly restore testing", seed 001 "Quarterly full failover drills").
+pub(super) fn check_cadence(floor: &Floor, age: Option<super::DrillAge>) -> Vec<Finding> {
+    use super::DrillAge;
+    let (Some(every), Some(age)) = (floor.drill_every, age) else {
+        return Vec::new();
+    };
+    let fix = "run a restore drill: an emergency `statectl apply --replace` of a stateful resource (docs/verify.md, Drills), recorded in history";
+    match age {
+        DrillAge::NotLive => Vec::new(),
+        DrillAge::Never { live_for } if live_for > every => vec![Finding::new(
+            "recovery.drill",
+            None,
+            format!("live for {live_for} and never drilled; the baseline asks for a drill every {every}"),
+            fix,
+        )
+        .measuring(live_for)],
+        DrillAge::Last { ago } if ago > every => vec![Finding::new(
+            "recovery.drill",
+            None,
+            format!("the last restore drill was {ago} ago; the baseline asks for one every {every}"),
+            fix,
+        )
+        .measuring(ago)],
+        _ => Vec::new(),
     }
 }

@@ -2,7 +2,7 @@ use super::{Finding, target};
 use crate::catalog;
 use std::collections::BTreeSet;
 
-use crate::model::{Address, Estate, Value};
+use crate::model::{Address, Estate, Floor, Resource, Value};
 
 /// Types that terminate TLS and must say which version they require.
 const TLS_TYPES: &[&str] = &[
@@ -59,12 +59,20 @@ fn diagnosed(estate: &Estate) -> BTreeSet<&Address> {
         .collect()
 }
 
-pub(super) fn check(estate: &Estate) -> Vec<Finding> {
+pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
     let mut out = Vec::new();
     let diagnosed = diagnosed(estate);
+    let kv_days = floor.key_vault_soft_delete_days.unwrap_or(7);
+    waf(estate, &mut out);
     for r in estate.resources().values() {
-        let tls = r.property("minimum_tls_version").and_then(Value::as_str);
-        match tls {
+        // A version written (or set in the portal) as a number is still one.
+        let tls = r.property("minimum_tls_version").and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Float(f) => Some(format!("{f:?}")),
+            Value::Int(i) => Some(i.to_string()),
+            _ => None,
+        });
+        match tls.as_deref() {
             Some(v) if !tls_ok(v) => out.push(Finding::new(
                 "security.tls",
                 Some(&r.address),
@@ -92,16 +100,8 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
             ));
         }
         if r.arm_type == "Microsoft.KeyVault/vaults" {
-            if r.property("soft_delete_retention_days")
-                .and_then(Value::as_int)
-                .is_none_or(|d| d < 7)
-            {
-                out.push(Finding::new(
-                    "security.key-vault",
-                    Some(&r.address),
-                    "soft delete retention is missing or under 7 days",
-                    "set `soft_delete_retention_days = 90`",
-                ));
+            if let Some(f) = key_vault_retention(r, kv_days) {
+                out.push(f);
             }
             if r.property("purge_protection_enabled") != Some(&Value::Bool(true)) {
                 out.push(Finding::new(
@@ -130,6 +130,7 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
                 format!("add a Microsoft.Insights/diagnosticSettings with scope = \"${{{}.id}}\" and log_analytics_workspace_id = the workspace", r.address),
             ));
         }
+        out.extend(per_resource(r, floor));
         let mut secrets = Vec::new();
         literal_secrets(
             "properties",
@@ -141,6 +142,166 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
         }
     }
     out
+}
+
+fn key_vault_retention(r: &Resource, days: u32) -> Option<Finding> {
+    let have = r
+        .property("soft_delete_retention_days")
+        .and_then(Value::as_int);
+    if have.is_some_and(|d| d >= i64::from(days)) {
+        return None;
+    }
+    let shown = have.map_or("not set".to_string(), |d| format!("{d} days"));
+    Some(Finding::new(
+        "security.key-vault",
+        Some(&r.address),
+        format!("soft delete retention is {shown}, under {days} days"),
+        format!("set `soft_delete_retention_days = {days}`"),
+    ))
+}
+
+/// Subnets Azure reserves for its own gateways, where an NSG is refused or
+/// unsupported.
+const NSG_EXEMPT_SUBNETS: &[&str] = &[
+    "GatewaySubnet",
+    "AzureFirewallSubnet",
+    "AzureFirewallManagementSubnet",
+    "RouteServerSubnet",
+];
+
+/// The one-resource checks of the security family beyond TLS, HTTPS, Key
+/// Vault and diagnostics.
+fn per_resource(r: &Resource, floor: &Floor) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut push = |rule: &'static str, msg: String, fix: String| {
+        out.push(Finding::new(rule, Some(&r.address), msg, fix));
+    };
+    match r.arm_type.as_str() {
+        "Microsoft.Network/virtualNetworks/subnets"
+            if !NSG_EXEMPT_SUBNETS.contains(&r.name.as_str())
+                && r.property("network_security_group_id").is_none() =>
+        {
+            push(
+                "security.nsg",
+                format!("subnet `{}` has no network security group", r.name),
+                "set `network_security_group_id = \"${<module>.<nsg>.id}\"`".into(),
+            );
+        }
+        "Microsoft.ContainerRegistry/registries"
+            if r.property("image_scanning_enabled") != Some(&Value::Bool(true)) =>
+        {
+            push(
+                "security.image-scanning",
+                format!("registry `{}` does not scan its images", r.name),
+                "set `image_scanning_enabled = true` (Defender for Containers)".into(),
+            );
+        }
+        "Microsoft.OperationalInsights/workspaces" => {
+            if let Some(days) = floor.log_retention_days {
+                let have = r.property("retention_in_days").and_then(Value::as_int);
+                if have.is_none_or(|d| d < i64::from(days)) {
+                    let shown = have.map_or("the default 30".to_string(), |d| d.to_string());
+                    push(
+                        "security.log-retention",
+                        format!(
+                            "workspace `{}` keeps logs {shown} days, under the baseline's {days}",
+                            r.name
+                        ),
+                        format!("set `retention_in_days = {days}` (or more)"),
+                    );
+                }
+            }
+        }
+        "Microsoft.KeyVault/vaults/secrets" => {
+            if let Some(days) = floor.secret_rotation_days {
+                let every = r.property("rotation_interval_days").and_then(Value::as_int);
+                let manual = r.property("rotation").and_then(Value::as_str) == Some("manual");
+                match every {
+                    Some(d) if d > 0 && d <= i64::from(days) => {}
+                    Some(d) => push(
+                        "security.rotation",
+                        format!(
+                            "secret `{}` rotates every {d} days, over the baseline's {days}",
+                            r.name
+                        ),
+                        format!("set `rotation_interval_days = {days}` (or fewer)"),
+                    ),
+                    None if manual => {}
+                    None => push(
+                        "security.rotation",
+                        format!("secret `{}` has no rotation policy", r.name),
+                        format!(
+                            "set `rotation_interval_days = {days}`, or `rotation = \"manual\"` where the seed makes the vault's rotation manual"
+                        ),
+                    ),
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// WAF policies that block with an OWASP rule set, and WAF gateways that
+/// use one (seed 000 "Application Gateway with WAF", seed 004 "OWASP Top 10").
+fn waf(estate: &Estate, out: &mut Vec<Finding>) {
+    const POLICY: &str = "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies";
+    for p in estate.of_type(POLICY) {
+        let mode = p.property("mode").and_then(Value::as_str);
+        if mode != Some("Prevention") {
+            out.push(Finding::new(
+                "security.waf",
+                Some(&p.address),
+                format!(
+                    "WAF policy `{}` is in {} mode: it logs attacks but lets them through",
+                    p.name,
+                    mode.unwrap_or("the default Detection")
+                ),
+                "set `mode = \"Prevention\"`",
+            ));
+        }
+        let owasp = p
+            .property("managed_rule_sets")
+            .and_then(Value::as_list)
+            .is_some_and(|sets| {
+                sets.iter().any(|set| {
+                    set.get_path("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| {
+                            t.eq_ignore_ascii_case("OWASP") || t == "Microsoft_DefaultRuleSet"
+                        })
+                })
+            });
+        if !owasp {
+            out.push(Finding::new(
+                "security.waf",
+                Some(&p.address),
+                format!("WAF policy `{}` has no OWASP managed rule set", p.name),
+                "add `managed_rule_sets = [{ type = \"OWASP\", version = \"3.2\" }]`",
+            ));
+        }
+    }
+    for g in estate.of_type("Microsoft.Network/applicationGateways") {
+        let waf_sku = g
+            .property("sku")
+            .and_then(|s| {
+                s.as_str()
+                    .or_else(|| s.get_path("name").and_then(Value::as_str))
+            })
+            .or_else(|| g.property("sku_name").and_then(Value::as_str))
+            .is_some_and(|s| s.starts_with("WAF"));
+        let policy = target(g.property("firewall_policy_id"))
+            .and_then(|a| estate.resource(a))
+            .is_some_and(|p| p.arm_type == POLICY);
+        if waf_sku && !policy {
+            out.push(Finding::new(
+                "security.waf",
+                Some(&g.address),
+                format!("gateway `{}` has a WAF SKU but no WAF policy", g.name),
+                "set `firewall_policy_id = \"${<module>.<waf_policy>.id}\"`",
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

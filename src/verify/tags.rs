@@ -2,14 +2,14 @@ use super::Finding;
 use crate::catalog;
 use crate::model::Estate;
 
-pub(super) fn check(estate: &Estate) -> Vec<Finding> {
+pub(super) fn check(estate: &Estate, required: &[String]) -> Vec<Finding> {
     let mut out = Vec::new();
     let env = &estate.environment.name;
     for r in estate.resources().values() {
         if !catalog::lookup(&r.arm_type).is_ok_and(|rt| rt.taggable) {
             continue;
         }
-        for tag in &estate.objectives.required_tags {
+        for tag in required {
             match r.tags.get(tag) {
                 Some(v) if !v.trim().is_empty() => {}
                 Some(_) => out.push(Finding::new("tags.required", Some(&r.address), format!("tag `{tag}` is empty"), format!("give `{tag}` a value in the estate's [tags] or the resource's tags"))),

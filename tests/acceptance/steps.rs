@@ -396,6 +396,11 @@ fn security(w: &mut Ops) {
         "security.key-vault",
         "security.diagnostics",
         "security.no-secret-literals",
+        "security.nsg",
+        "security.image-scanning",
+        "security.waf",
+        "security.rotation",
+        "security.log-retention",
     ]);
 }
 
@@ -404,7 +409,14 @@ fn production(w: &mut Ops) {
     w.assert_pass(&[
         "prod.multi-region",
         "prod.zone-redundancy",
-        "prod.rules-declared",
+        "prod.high-availability",
+        "prod.regions",
+        "prod.private-only",
+        "prod.destroy-protection",
+        "prod.maintenance-window",
+        "prod.promotion-gate",
+        "prod.backup-before-apply",
+        "prod.state-retention",
     ]);
 }
 

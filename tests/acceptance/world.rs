@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use statectl::model::{
-    Address, Estate, Generation, PolicyException, RestoreReport, Stack, UtcTime,
+    Address, Estate, Floor, Generation, PolicyException, RestoreReport, Stack, UtcTime,
 };
 use statectl::spec::Loader;
 use statectl::store::{Store, StoreOptions};
@@ -94,6 +94,8 @@ pub struct Ops {
     pub estate: Option<Estate>,
     /// Its policy exceptions.
     pub exceptions: Vec<PolicyException>,
+    /// The organisation's floor for it (`policy/baseline.toml`).
+    pub floor: Floor,
     /// The date exceptions are judged on (`YYYY-MM-DD`); the date of
     /// [`START`] unless a scenario sets it (never the system clock, so a
     /// scenario means the same on any day it runs).
@@ -142,6 +144,11 @@ impl Ops {
         self.exceptions = loader
             .load_exceptions(estate)
             .unwrap_or_else(|e| panic!("cannot load the exceptions of {estate}: {e}"));
+        self.floor = loader
+            .load_baseline(&statectl::verify::rule_ids())
+            .unwrap_or_else(|e| panic!("cannot load the baseline: {e}"))
+            .map(|b| b.floor(estate, env))
+            .unwrap_or_default();
         self.estate_name = estate.to_string();
         self.env = env.to_string();
         self.estate = Some(e);
@@ -159,14 +166,14 @@ impl Ops {
         let f = inject::fault(what).unwrap_or_else(|| {
             panic!(
                 "no fault reads `{what}`; the faults are:\n{}",
-                inject::FAULTS
-                    .iter()
+                inject::all()
                     .map(|f| format!("  {}", f.what))
                     .collect::<Vec<_>>()
                     .join("\n")
             )
         });
-        let broken = inject::inject(self.estate(), f.id).unwrap_or_else(|e| panic!("{e}"));
+        let broken =
+            inject::inject(self.estate(), &self.floor, f.id).unwrap_or_else(|e| panic!("{e}"));
         self.estate = Some(broken.estate);
         self.broken = Some((f.rule, broken.address));
     }
@@ -185,7 +192,11 @@ impl Ops {
             self.estate(),
             &self.exceptions,
             &self.today(),
-            &Evidence { drills: &drills },
+            &Evidence {
+                drills: &drills,
+                baseline: Some(&self.floor),
+                drill_age: None,
+            },
         )
     }
 

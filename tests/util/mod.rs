@@ -31,10 +31,11 @@ impl Project {
         p
     }
 
-    /// A copy of the repository's specs/ and environments/, to change freely.
+    /// A copy of the repository's specs/, environments/ and policy/ (the
+    /// baseline), to change freely.
     pub fn copy_of_repo() -> Self {
         let p = Project::empty();
-        for dir in ["specs", "environments"] {
+        for dir in ["specs", "environments", "policy"] {
             copy_dir(&repo_root().join(dir), &p.path().join(dir));
         }
         p

@@ -9,7 +9,9 @@
 
 use super::recovery::rpo_worst_case;
 use crate::catalog::{self, Backup};
-use crate::model::{Address, Estate, Interval, Resource, Value};
+use crate::model::{Address, Estate, Floor, Interval, Resource, Value};
+
+mod floor;
 use crate::plan::Plan;
 
 /// One way to break an estate, and the rule that must catch it.
@@ -134,16 +136,20 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         id: "no-destroy-protection",
-        rule: "prod.rules-declared",
+        rule: "prod.destroy-protection",
         what: "the environment's destroy protection is lifted",
     },
 ];
 
+/// Every fault: the estate faults above and the ones that weaken what the
+/// baseline demands ([`floor::FAULTS`]).
+pub fn all() -> impl Iterator<Item = &'static Fault> {
+    FAULTS.iter().chain(floor::FAULTS)
+}
+
 /// The fault with this id or description.
 pub fn fault(id_or_what: &str) -> Option<&'static Fault> {
-    FAULTS
-        .iter()
-        .find(|f| f.id == id_or_what || f.what == id_or_what)
+    all().find(|f| f.id == id_or_what || f.what == id_or_what)
 }
 
 /// An estate with a fault in it.
@@ -160,7 +166,7 @@ pub struct Injected {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InjectError {
     /// No such fault.
-    #[error("no fault `{0}`; the faults are: {list}", list = FAULTS.iter().map(|f| f.id).collect::<Vec<_>>().join(", "))]
+    #[error("no fault `{0}`; the faults are: {list}", list = all().map(|f| f.id).collect::<Vec<_>>().join(", "))]
     Unknown(String),
     /// The estate has nothing the fault applies to.
     #[error("{estate} has nothing to break for `{fault}` ({what})")]
@@ -177,9 +183,14 @@ pub enum InjectError {
     Graph(&'static str, String),
 }
 
-/// Injects fault `id` (an id or its description) into `estate`.
-pub fn inject(estate: &Estate, id: &str) -> Result<Injected, InjectError> {
+/// Injects fault `id` (an id or its description) into `estate`, which is
+/// judged against `floor` (faults that weaken what the baseline demands
+/// apply only where it demands it).
+pub fn inject(estate: &Estate, floor: &Floor, id: &str) -> Result<Injected, InjectError> {
     let f = fault(id).ok_or_else(|| InjectError::Unknown(id.to_string()))?;
+    if floor::FAULTS.contains(f) {
+        return floor::inject(estate, floor, f);
+    }
     let not_applicable = || InjectError::NotApplicable {
         estate: estate.stack(),
         fault: f.id,

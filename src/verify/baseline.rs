@@ -1,0 +1,324 @@
+//! The estate and its environment held against the organisation's
+//! [`Floor`]: a declaration looser than the baseline is a finding of the
+//! guarantee it weakens (an RPO of 30 days is a `recovery.rpo` finding,
+//! however well the resources meet it), and so is a resource the estate's
+//! seed requires that is not there.
+
+use super::Finding;
+use crate::model::{Environment, Estate, Expect, Floor, MaintenanceWindow, Objectives, Value};
+
+/// The objectives the resources are judged against: the stricter of what
+/// the estate declares and what the baseline demands.
+pub(super) fn effective(o: &Objectives, floor: &Floor) -> Objectives {
+    let mut out = o.clone();
+    if let Some(rto) = floor.rto {
+        out.rto = out.rto.min(rto);
+    }
+    if let Some(rpo) = floor.rpo {
+        out.rpo = out.rpo.min(rpo);
+    }
+    if let Some(b) = floor.monthly_budget_usd {
+        out.monthly_budget_usd = Some(out.monthly_budget_usd.map_or(b, |m| m.min(b)));
+    }
+    for t in &floor.required_tags {
+        if !out.required_tags.contains(t) {
+            out.required_tags.push(t.clone());
+        }
+    }
+    out
+}
+
+/// Every way the estate's declarations fall below `floor`.
+pub(super) fn check(estate: &Estate, floor: &Floor, wanted: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let src = &floor.origin;
+    if wanted("recovery") || wanted("cost") || wanted("tags") {
+        objectives(&estate.objectives, floor, src, &mut out);
+    }
+    if wanted("prod") {
+        environment(&estate.environment, floor, src, &mut out);
+    }
+    for req in &floor.requires {
+        if wanted(req.rule.split('.').next().unwrap_or_default()) {
+            requirement(estate, req, &mut out);
+        }
+    }
+    out
+}
+
+fn objectives(o: &Objectives, floor: &Floor, src: &str, out: &mut Vec<Finding>) {
+    if let Some(rto) = floor.rto
+        && o.rto > rto
+    {
+        out.push(Finding::below_baseline("recovery.rto", format!("the estate declares an RTO of {}, looser than the baseline's {rto}", o.rto), format!("set `rto = \"{rto}\"` (or stricter) in the estate's [objectives]; {src} holds the organisation's figure")));
+    }
+    if let Some(rpo) = floor.rpo
+        && o.rpo > rpo
+    {
+        out.push(Finding::below_baseline("recovery.rpo", format!("the estate declares an RPO of {}, looser than the baseline's {rpo}", o.rpo), format!("set `rpo = \"{rpo}\"` (or stricter) in the estate's [objectives]; {src} holds the organisation's figure")));
+    }
+    if let Some(b) = floor.monthly_budget_usd {
+        match o.monthly_budget_usd {
+            Some(m) if m <= b => {}
+            Some(m) => out.push(Finding::below_baseline(
+                "cost.budget",
+                format!("the estate declares a budget of ${m}, over the baseline's ${b}"),
+                format!("set `monthly_budget_usd = {b}` (or less) in the estate's [objectives]"),
+            )),
+            None => out.push(Finding::below_baseline(
+                "cost.budget",
+                format!("the estate declares no budget; the baseline's is ${b}"),
+                format!("set `monthly_budget_usd = {b}` in the estate's [objectives]"),
+            )),
+        }
+    }
+    let missing: Vec<&str> = floor
+        .required_tags
+        .iter()
+        .filter(|t| !o.required_tags.contains(t))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        out.push(Finding::below_baseline(
+            "tags.required",
+            format!(
+                "the estate's required_tags leave out {}, which the baseline requires",
+                missing.join(", ")
+            ),
+            format!(
+                "add {} to `required_tags` in the estate's [objectives]",
+                missing.join(", ")
+            ),
+        ));
+    }
+}
+
+fn environment(env: &Environment, floor: &Floor, src: &str, out: &mut Vec<Finding>) {
+    let name = &env.name;
+    let mut flag = |on: bool, want: bool, rule: &'static str, key: &str, what: &str| {
+        if want && !on {
+            out.push(Finding::below_baseline(rule, format!("environment `{name}` does not {what}"), format!("set `{key} = true` in environments/{name}.toml (the baseline in {src} requires it)")));
+        }
+    };
+    flag(
+        env.destroy_protection,
+        floor.destroy_protection,
+        "prod.destroy-protection",
+        "destroy_protection",
+        "forbid destroying resources",
+    );
+    flag(
+        env.private_endpoints_only,
+        floor.private_endpoints_only,
+        "prod.private-only",
+        "private_endpoints_only",
+        "require private endpoints only",
+    );
+    flag(
+        env.backup_before_apply,
+        floor.backup_before_apply,
+        "prod.backup-before-apply",
+        "backup_before_apply",
+        "back its state up before every apply",
+    );
+    flag(
+        env.zone_redundant,
+        floor.zone_redundant,
+        "prod.zone-redundancy",
+        "zone_redundant",
+        "require zone redundancy",
+    );
+    if let Some(want) = &floor.region
+        && &env.region != want
+    {
+        out.push(Finding::below_baseline(
+            "prod.regions",
+            format!(
+                "environment `{name}` deploys to `{}`; the baseline's primary region is `{want}`",
+                env.region
+            ),
+            format!("set `region = \"{want}\"`"),
+        ));
+    }
+    if let Some(want) = &floor.dr_region
+        && env.dr_region.as_ref() != Some(want)
+    {
+        let has = env
+            .dr_region
+            .as_deref()
+            .map_or("no DR region".to_string(), |r| format!("DR region `{r}`"));
+        out.push(Finding::below_baseline(
+            "prod.regions",
+            format!("environment `{name}` has {has}; the baseline's DR region is `{want}`"),
+            format!("set `dr_region = \"{want}\"`"),
+        ));
+    }
+    if let Some(days) = floor.state_retention_days
+        && env.state_retention_days < days
+    {
+        out.push(Finding::below_baseline(
+            "prod.state-retention",
+            format!(
+                "environment `{name}` keeps pruned state {} days, under the baseline's {days}",
+                env.state_retention_days
+            ),
+            format!("set `state_retention_days = {days}` (or more)"),
+        ));
+    }
+    if let Some(want) = &floor.promote_from
+        && env.promote_from.as_ref() != Some(want)
+    {
+        out.push(Finding::below_baseline(
+            "prod.promotion-gate",
+            format!("environment `{name}` does not require a release to succeed in `{want}` first"),
+            format!("set `promote_from = \"{want}\"`"),
+        ));
+    }
+    if let Some(w) = &floor.maintenance_window {
+        match &env.maintenance_window {
+            None => out.push(Finding::below_baseline(
+                "prod.maintenance-window",
+                format!(
+                    "environment `{name}` declares no maintenance window; the baseline's is {}",
+                    show(w)
+                ),
+                "add the baseline's [maintenance_window] to the environment file",
+            )),
+            Some(e) if !within(e, w) => out.push(Finding::below_baseline(
+                "prod.maintenance-window",
+                format!(
+                    "environment `{name}`'s window ({}) is wider than the baseline's ({})",
+                    show(e),
+                    show(w)
+                ),
+                "narrow the window to within the baseline's days, hours and time zone",
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+fn show(w: &MaintenanceWindow) -> String {
+    let days: Vec<String> = w.days.iter().map(ToString::to_string).collect();
+    format!(
+        "{} {}-{} {}",
+        days.join(","),
+        crate::model::format_clock(w.start),
+        crate::model::format_clock(w.end),
+        w.timezone
+    )
+}
+
+/// Whether `inner` opens only when `outer` is open: same time zone, a
+/// subset of its days, inside its hours.
+fn within(inner: &MaintenanceWindow, outer: &MaintenanceWindow) -> bool {
+    inner.timezone == outer.timezone
+        && inner.days.iter().all(|d| outer.days.contains(d))
+        && inner.start >= outer.start
+        && inner.end <= outer.end
+}
+
+fn requirement(estate: &Estate, req: &crate::model::Requirement, out: &mut Vec<Finding>) {
+    let fix = format!(
+        "declare `{}` as the baseline asks ({})",
+        req.resource, req.origin
+    );
+    let Some(r) = estate.resource(&req.resource) else {
+        out.push(Finding::new(
+            req.rule,
+            Some(&req.resource),
+            format!(
+                "`{}` ({}) is missing; {}",
+                req.resource, req.arm_type, req.seed
+            ),
+            fix,
+        ));
+        return;
+    };
+    if r.arm_type != req.arm_type {
+        out.push(Finding::new(
+            req.rule,
+            Some(&req.resource),
+            format!(
+                "`{}` is a {}, not the {} the baseline requires; {}",
+                req.resource, r.arm_type, req.arm_type, req.seed
+            ),
+            fix,
+        ));
+        return;
+    }
+    for (path, want) in &req.properties {
+        let have = r.property(path);
+        let ok = match want {
+            Expect::Equals(s) => have.is_some_and(|v| text(v).as_deref() == Some(s.as_str())),
+            Expect::References(a) => {
+                let mut hit = false;
+                if let Some(v) = have {
+                    v.for_each_ref(&mut |x| hit |= &x.address == a);
+                }
+                hit
+            }
+        };
+        if !ok {
+            out.push(Finding::new(
+                req.rule,
+                Some(&req.resource),
+                format!("`{path}` of `{}` is not {want}; {}", req.resource, req.seed),
+                fix.clone(),
+            ));
+        }
+    }
+}
+
+/// The text of a scalar, as the baseline writes it.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Weekday;
+
+    fn window(days: &[Weekday], start: u16, end: u16, tz: &str) -> MaintenanceWindow {
+        MaintenanceWindow {
+            days: days.to_vec(),
+            start,
+            end,
+            timezone: tz.into(),
+        }
+    }
+
+    #[test]
+    fn a_window_is_within_only_on_its_days_hours_and_zone() {
+        let base = window(&[Weekday::Sunday], 120, 360, "America/New_York");
+        assert!(within(&base, &base));
+        assert!(within(
+            &window(&[Weekday::Sunday], 180, 300, "America/New_York"),
+            &base
+        ));
+        assert!(!within(
+            &window(
+                &[Weekday::Sunday, Weekday::Monday],
+                120,
+                360,
+                "America/New_York"
+            ),
+            &base
+        ));
+        assert!(!within(
+            &window(&[Weekday::Sunday], 60, 360, "America/New_York"),
+            &base
+        ));
+        assert!(!within(
+            &window(&[Weekday::Sunday], 120, 420, "America/New_York"),
+            &base
+        ));
+        assert!(!within(&window(&[Weekday::Sunday], 120, 360, "UTC"), &base));
+    }
+}
