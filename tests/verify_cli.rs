@@ -283,8 +283,34 @@ fn verify_observed_judges_what_the_cloud_holds_and_passes_again_after_drift_fix(
         let r = p.run(&[&["sim", "set"][..], &set, &["--env", "dev"]].concat());
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
-    // The specs still pass; the cloud does not.
+    // The specs still pass; the cloud does not, and drift names what it breaks.
     assert_eq!(verify(&p, &stack).code, 0);
+    let r = p.run_with(&[("STATECTL_NOW", NOW)], &[&["drift"][..], &stack].concat());
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        "! breaks security.key-vault (seed 001",
+        "security.kv: soft delete retention is 7 days, under 90 days",
+        "! breaks security.nsg (seed 000: \"Network security groups on all subnets\"): networking.subnet_aks",
+    ] {
+        assert!(r.stdout.contains(want), "missing `{want}` in\n{}", r.stdout);
+    }
+    let r = p.run_with(
+        &[("STATECTL_NOW", NOW)],
+        &[&["drift", "--json"][..], &stack].concat(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let breaks: Vec<&str> = v["breaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        breaks,
+        ["security.nsg", "security.key-vault"],
+        "{}",
+        r.stdout
+    );
     let r = observed(&p);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -352,4 +378,39 @@ fn a_bounded_exception_covers_only_up_to_its_bound_and_an_rto_exception_must_hav
         "{}",
         r.stderr
     );
+}
+
+/// The ratchet: a release may not quietly loosen what the release that last
+/// succeeded in the environment declared, even within the baseline.
+#[test]
+fn a_declaration_looser_than_the_last_succeeded_release_is_a_finding() {
+    let p = Project::copy_of_repo();
+    let stack = ["--estate", "chatwoot", "--env", "dev"];
+    let dev = p.read("environments/dev.toml");
+    // Dev declares more than the baseline asks (nothing, in dev) ...
+    p.write(
+        "environments/dev.toml",
+        &dev.replacen("state_retention_days = 7", "state_retention_days = 14", 1),
+    );
+    let r = p.run_with(
+        &[("STATECTL_NOW", NOW)],
+        &[
+            &["apply", "--version", "v1.0.0", "--auto-approve"][..],
+            &stack,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(verify(&p, &stack).code, 0);
+    // ... and the next change takes it back.
+    p.write("environments/dev.toml", &dev);
+    let r = verify(&p, &stack);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        "FAIL prod.state-retention",
+        "environment `dev` keeps pruned state 7 days, under release 1.0.0's 14",
+        "the last that succeeded in dev",
+    ] {
+        assert!(r.stdout.contains(want), "missing `{want}` in\n{}", r.stdout);
+    }
 }

@@ -33,6 +33,7 @@ impl Stack {
             drills: &[],
             baseline: Some(&self.floor),
             drill_age: None,
+            previous: None,
         }
     }
 }
@@ -66,6 +67,7 @@ fn findings_of(estate: &Estate, floor: &Floor, rule: &str) -> Vec<Option<Address
         drills: &[],
         baseline: Some(floor),
         drill_age: None,
+        previous: None,
     };
     verify::verify(estate, &[], TODAY, &ctx)
         .findings
@@ -243,6 +245,7 @@ fn a_live_production_stack_without_a_recent_drill_fails_recovery_drill() {
                 drills: &[],
                 baseline: Some(&s.floor),
                 drill_age: Some(age),
+                previous: None,
             };
             verify::verify_rules(&s.estate, &[], TODAY, &ctx, &["recovery.drill".into()])
                 .findings

@@ -58,18 +58,25 @@ impl Project {
             let exceptions = loader.load_exceptions(&estate)?;
             let stack =
                 Stack::new(&estate, &env).map_err(|err| OpsError::Invalid(err.to_string()))?;
-            let (drills, drill_age) = match &store {
+            let (drills, past) = match &store {
                 Some(store) => (
                     store.restores(&stack)?,
-                    Some(drill_age(store, &stack, self.clock()?.now())?),
+                    history(store, &stack, self.clock()?.now())?,
                 ),
-                None => (Vec::new(), Some(verify::DrillAge::NotLive)),
+                None => (
+                    Vec::new(),
+                    History {
+                        drill_age: verify::DrillAge::NotLive,
+                        previous: None,
+                    },
+                ),
             };
             let floor = baseline.as_ref().map(|b| b.floor(&estate, &env));
             let evidence = verify::Evidence {
                 drills: &drills,
                 baseline: floor.as_ref(),
-                drill_age,
+                drill_age: Some(past.drill_age),
+                previous: past.previous.as_ref().map(|(v, e)| (v.as_str(), e)),
             };
             reports.push(verify::verify_rules(
                 &e,
@@ -112,23 +119,34 @@ impl<P: crate::provider::Provider + 'static> super::Ops<super::Cloud<P>> {
             Err(OpsError::NeverApplied { .. }) => return Ok(None),
             other => other?,
         };
-        let version = check
-            .generation
+        self.observed_report(stack, &check.generation, &check.report, rules)
+            .map(Some)
+    }
+
+    /// The guarantee checks over the estate of the release `generation`
+    /// applied, with what `drift` found the cloud holds laid over it.
+    pub(super) fn observed_report(
+        &self,
+        stack: &Stack,
+        generation: &crate::model::Generation,
+        drift: &crate::apply::DriftReport,
+        rules: &[String],
+    ) -> Result<ObservedReport, OpsError> {
+        let version = generation
             .release
             .clone()
             .ok_or_else(|| OpsError::NoRelease {
                 stack: stack.to_string(),
-                generation: check.generation.number,
+                generation: generation.number,
             })?;
         let release = self.store.release(&stack.estate, &version)?;
         let estate = self.store.release_estate(&release, &stack.env)?;
-        let drifted = check
-            .report
+        let drifted = drift
             .changed
             .iter()
             .map(|c| (c.address.clone(), c.path.clone()))
             .collect();
-        let seen = verify::as_observed(&estate, &check.report.live, &drifted)
+        let seen = verify::as_observed(&estate, &drift.live, &drifted)
             .map_err(|e| OpsError::Invalid(format!("the cloud's view of {stack}: {e}")))?;
         let exceptions = self.loader.load_exceptions(&stack.estate)?;
         let floor = self
@@ -136,29 +154,37 @@ impl<P: crate::provider::Provider + 'static> super::Ops<super::Cloud<P>> {
             .load_baseline(&verify::rule_ids())?
             .map(|b| b.floor(&stack.estate, &stack.env));
         let drills = self.store.restores(stack)?;
+        let past = history(&self.store, stack, self.clock.now())?;
         let evidence = verify::Evidence {
             drills: &drills,
             baseline: floor.as_ref(),
-            drill_age: Some(drill_age(&self.store, stack, self.clock.now())?),
+            drill_age: Some(past.drill_age),
+            previous: None,
         };
         let today = crate::policy::today(self.clock.now());
-        Ok(Some(ObservedReport {
+        Ok(ObservedReport {
             report: verify::verify_rules(&seen, &exceptions, &today, &evidence, rules),
             release: version,
-            generation: check.generation.number,
-            missing: check.report.deleted.clone(),
-        }))
+            generation: generation.number,
+            missing: drift.deleted.clone(),
+        })
     }
 }
 
-/// How long `stack` has gone without a restore drill as of `now`: live
-/// since its first successful apply, drilled when a generation recorded
-/// restores (an emergency apply that measured them).
-pub(super) fn drill_age(
+/// What a stack's history shows for verify: how long it has gone without a
+/// restore drill as of `now` (live since its first successful apply,
+/// drilled when a generation recorded restores), and the release that last
+/// succeeded in its environment, with that release's estate (the ratchet).
+pub(super) struct History {
+    pub drill_age: verify::DrillAge,
+    pub previous: Option<(String, crate::model::Estate)>,
+}
+
+pub(super) fn history(
     store: &Store,
     stack: &Stack,
     now: crate::model::UtcTime,
-) -> Result<verify::DrillAge, OpsError> {
+) -> Result<History, OpsError> {
     use crate::model::{Interval, Outcome};
     let gens = store.generations(stack)?;
     let since = |t: crate::model::UtcTime| Interval::from_secs(now.millis_since(t) / 1000);
@@ -171,9 +197,25 @@ pub(super) fn drill_age(
         .filter(|g| !g.restores.is_empty())
         .map(|g| g.ended_at)
         .max();
-    Ok(match (live, drilled) {
+    let drill_age = match (live, drilled) {
         (_, Some(t)) => verify::DrillAge::Last { ago: since(t) },
         (Some(t), None) => verify::DrillAge::Never { live_for: since(t) },
         (None, None) => verify::DrillAge::NotLive,
+    };
+    let previous = match gens
+        .iter()
+        .rev()
+        .find(|g| g.outcome == Outcome::Succeeded)
+        .and_then(|g| g.release.clone())
+    {
+        Some(v) => {
+            let release = store.release(&stack.estate, &v)?;
+            Some((v, store.release_estate(&release, &stack.env)?))
+        }
+        None => None,
+    };
+    Ok(History {
+        drill_age,
+        previous,
     })
 }

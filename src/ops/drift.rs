@@ -26,6 +26,9 @@ pub struct DriftCheck {
     pub generation: Generation,
     /// The differences.
     pub report: DriftReport,
+    /// The guarantees the cloud's current view breaks that no exception
+    /// covers (the rules over observed state), for the drifted resources.
+    pub breaks: Vec<crate::verify::Finding>,
     recorded: BTreeMap<Address, ObservedResource>,
     lock: Option<StackLock>,
 }
@@ -77,10 +80,22 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
                 &recorded,
             ))
             .map_err(OpsError::Provider)?;
+        let breaks = if report.is_clean() || generation.release.is_none() {
+            Vec::new()
+        } else {
+            let drifted = report.drifted();
+            self.observed_report(stack, &generation, &report, &[])?
+                .report
+                .failures()
+                .filter(|(f, _)| f.address.as_ref().is_some_and(|a| drifted.contains(a)))
+                .map(|(f, _)| f.clone())
+                .collect()
+        };
         Ok(DriftCheck {
             stack: stack.clone(),
             generation,
             report,
+            breaks,
             recorded,
             lock,
         })
@@ -104,6 +119,7 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
             report,
             recorded,
             lock,
+            ..
         } = check;
         if lock.is_none() {
             return Err(OpsError::Invalid(

@@ -181,7 +181,8 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
             None => Promotion::NotRequired,
         };
         // A promoted release must also pass the guarantee checks for this
-        // environment, with the drills this stack has run.
+        // environment, with the drills this stack has run and against the
+        // release that last succeeded here (the ratchet).
         let failed_checks = match (&opts.promote, &env.promote_from) {
             (Some(_), Some(_)) => {
                 let drills = self.store.restores(stack)?;
@@ -189,6 +190,7 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
                     .loader
                     .load_baseline(&crate::verify::rule_ids())?
                     .map(|b| b.floor(&stack.estate, &stack.env));
+                let past = super::check::history(&self.store, stack, self.clock.now())?;
                 let report = crate::verify::verify(
                     &desired.estate,
                     &exceptions,
@@ -196,11 +198,8 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
                     &crate::verify::Evidence {
                         drills: &drills,
                         baseline: floor.as_ref(),
-                        drill_age: Some(super::check::drill_age(
-                            &self.store,
-                            stack,
-                            self.clock.now(),
-                        )?),
+                        drill_age: Some(past.drill_age),
+                        previous: past.previous.as_ref().map(|(v, e)| (v.as_str(), e)),
                     },
                 );
                 report

@@ -208,6 +208,14 @@ impl fmt::Display for DriftCheck {
         for a in &r.deleted {
             writeln!(f, "  - {a} was deleted outside statectl")?;
         }
+        for b in &self.breaks {
+            let seed = crate::verify::rule(b.rule).map_or("", |r| r.seed);
+            let at = b
+                .address
+                .as_ref()
+                .map_or_else(String::new, |a| format!("{a}: "));
+            writeln!(f, "  ! breaks {} ({seed}): {at}{}", b.rule, b.message)?;
+        }
         for (id, t) in &r.unmanaged {
             writeln!(f, "  ? {id} ({t}) is not managed by statectl")?;
         }
@@ -227,6 +235,12 @@ impl DriftCheck {
             "changed": r.changed,
             "deleted": r.deleted.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "unmanaged": r.unmanaged.iter().map(|(id, t)| serde_json::json!({"id": id, "type": t})).collect::<Vec<_>>(),
+            "breaks": self.breaks.iter().map(|b| serde_json::json!({
+                "rule": b.rule,
+                "address": b.address.as_ref().map(ToString::to_string),
+                "message": b.message,
+                "seed": crate::verify::rule(b.rule).map(|r| r.seed),
+            })).collect::<Vec<_>>(),
         })
     }
 }

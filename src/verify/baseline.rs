@@ -33,10 +33,10 @@ pub(super) fn check(estate: &Estate, floor: &Floor, wanted: &dyn Fn(&str) -> boo
     let mut out = Vec::new();
     let src = &floor.origin;
     if wanted("recovery") || wanted("cost") || wanted("tags") {
-        objectives(&estate.objectives, floor, src, &mut out);
+        objectives(&estate.objectives, floor, "the baseline", src, &mut out);
     }
     if wanted("prod") {
-        environment(&estate.environment, floor, src, &mut out);
+        environment(&estate.environment, floor, "the baseline", src, &mut out);
     }
     for req in &floor.requires {
         if wanted(req.rule.split('.').next().unwrap_or_default()) {
@@ -46,28 +46,88 @@ pub(super) fn check(estate: &Estate, floor: &Floor, wanted: &dyn Fn(&str) -> boo
     out
 }
 
-fn objectives(o: &Objectives, floor: &Floor, src: &str, out: &mut Vec<Finding>) {
+/// The ratchet: every way the estate's declarations are looser than those
+/// of `previous`, the release that last succeeded in this environment
+/// (`version`). Unlike the baseline's, these findings may be excepted (a
+/// deliberate, approved loosening); each names the release it weakens.
+pub(super) fn ratchet(
+    estate: &Estate,
+    version: &str,
+    previous: &Estate,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Vec<Finding> {
+    let env = &previous.environment;
+    let was = Floor {
+        origin: format!("release {version}, the last that succeeded in {}", env.name),
+        rto: Some(previous.objectives.rto),
+        rpo: Some(previous.objectives.rpo),
+        monthly_budget_usd: previous.objectives.monthly_budget_usd,
+        required_tags: previous.objectives.required_tags.clone(),
+        region: Some(env.region.clone()),
+        dr_region: env.dr_region.clone(),
+        zone_redundant: env.zone_redundant,
+        private_endpoints_only: env.private_endpoints_only,
+        destroy_protection: env.destroy_protection,
+        backup_before_apply: env.backup_before_apply,
+        state_retention_days: Some(env.state_retention_days),
+        promote_from: env.promote_from.clone(),
+        maintenance_window: env.maintenance_window.clone(),
+        ..Floor::default()
+    };
+    let who = format!("release {version}");
+    let mut out = Vec::new();
+    if wanted("recovery") || wanted("cost") || wanted("tags") {
+        objectives(&estate.objectives, &was, &who, &was.origin, &mut out);
+    }
+    if wanted("prod") {
+        environment(&estate.environment, &was, &who, &was.origin, &mut out);
+    }
+    for f in &mut out {
+        f.baseline = false;
+    }
+    out
+}
+
+fn objectives(o: &Objectives, floor: &Floor, who: &str, src: &str, out: &mut Vec<Finding>) {
     if let Some(rto) = floor.rto
         && o.rto > rto
     {
-        out.push(Finding::below_baseline("recovery.rto", format!("the estate declares an RTO of {}, looser than the baseline's {rto}", o.rto), format!("set `rto = \"{rto}\"` (or stricter) in the estate's [objectives]; {src} holds the organisation's figure")));
+        out.push(Finding::below_baseline(
+            "recovery.rto",
+            format!(
+                "the estate declares an RTO of {}, looser than {who}'s {rto}",
+                o.rto
+            ),
+            format!(
+                "set `rto = \"{rto}\"` (or stricter) in the estate's [objectives]; {who}: {src}"
+            ),
+        ));
     }
     if let Some(rpo) = floor.rpo
         && o.rpo > rpo
     {
-        out.push(Finding::below_baseline("recovery.rpo", format!("the estate declares an RPO of {}, looser than the baseline's {rpo}", o.rpo), format!("set `rpo = \"{rpo}\"` (or stricter) in the estate's [objectives]; {src} holds the organisation's figure")));
+        out.push(Finding::below_baseline(
+            "recovery.rpo",
+            format!(
+                "the estate declares an RPO of {}, looser than {who}'s {rpo}",
+                o.rpo
+            ),
+            format!(
+                "set `rpo = \"{rpo}\"` (or stricter) in the estate's [objectives]; {who}: {src}"
+            ),
+        ));
     }
     if let Some(b) = floor.monthly_budget_usd {
         match o.monthly_budget_usd {
             Some(m) if m <= b => {}
             Some(m) => out.push(Finding::below_baseline(
                 "cost.budget",
-                format!("the estate declares a budget of ${m}, over the baseline's ${b}"),
+                format!("the estate declares a budget of ${m}, over {who}'s ${b}"),
                 format!("set `monthly_budget_usd = {b}` (or less) in the estate's [objectives]"),
             )),
             None => out.push(Finding::below_baseline(
                 "cost.budget",
-                format!("the estate declares no budget; the baseline's is ${b}"),
+                format!("the estate declares no budget; {who}'s is ${b}"),
                 format!("set `monthly_budget_usd = {b}` in the estate's [objectives]"),
             )),
         }
@@ -82,7 +142,7 @@ fn objectives(o: &Objectives, floor: &Floor, src: &str, out: &mut Vec<Finding>) 
         out.push(Finding::below_baseline(
             "tags.required",
             format!(
-                "the estate's required_tags leave out {}, which the baseline requires",
+                "the estate's required_tags leave out {}, which {who} requires",
                 missing.join(", ")
             ),
             format!(
@@ -93,11 +153,17 @@ fn objectives(o: &Objectives, floor: &Floor, src: &str, out: &mut Vec<Finding>) 
     }
 }
 
-fn environment(env: &Environment, floor: &Floor, src: &str, out: &mut Vec<Finding>) {
+fn environment(env: &Environment, floor: &Floor, who: &str, src: &str, out: &mut Vec<Finding>) {
     let name = &env.name;
     let mut flag = |on: bool, want: bool, rule: &'static str, key: &str, what: &str| {
         if want && !on {
-            out.push(Finding::below_baseline(rule, format!("environment `{name}` does not {what}"), format!("set `{key} = true` in environments/{name}.toml (the baseline in {src} requires it)")));
+            out.push(Finding::below_baseline(
+                rule,
+                format!("environment `{name}` does not {what}"),
+                format!(
+                    "set `{key} = true` in environments/{name}.toml ({who} requires it: {src})"
+                ),
+            ));
         }
     };
     flag(
@@ -134,10 +200,10 @@ fn environment(env: &Environment, floor: &Floor, src: &str, out: &mut Vec<Findin
         out.push(Finding::below_baseline(
             "prod.regions",
             format!(
-                "environment `{name}` deploys to `{}`; the baseline's primary region is `{want}`",
+                "environment `{name}` deploys to `{}`; {who}'s primary region is `{want}`",
                 env.region
             ),
-            format!("set `region = \"{want}\"`"),
+            format!("set `region = \"{want}\"` ({who}: {src})"),
         ));
     }
     if let Some(want) = &floor.dr_region
@@ -149,8 +215,8 @@ fn environment(env: &Environment, floor: &Floor, src: &str, out: &mut Vec<Findin
             .map_or("no DR region".to_string(), |r| format!("DR region `{r}`"));
         out.push(Finding::below_baseline(
             "prod.regions",
-            format!("environment `{name}` has {has}; the baseline's DR region is `{want}`"),
-            format!("set `dr_region = \"{want}\"`"),
+            format!("environment `{name}` has {has}; {who}'s DR region is `{want}`"),
+            format!("set `dr_region = \"{want}\"` ({who}: {src})"),
         ));
     }
     if let Some(days) = floor.state_retention_days
@@ -159,10 +225,10 @@ fn environment(env: &Environment, floor: &Floor, src: &str, out: &mut Vec<Findin
         out.push(Finding::below_baseline(
             "prod.state-retention",
             format!(
-                "environment `{name}` keeps pruned state {} days, under the baseline's {days}",
+                "environment `{name}` keeps pruned state {} days, under {who}'s {days}",
                 env.state_retention_days
             ),
-            format!("set `state_retention_days = {days}` (or more)"),
+            format!("set `state_retention_days = {days}` (or more; {who}: {src})"),
         ));
     }
     if let Some(want) = &floor.promote_from
@@ -171,7 +237,7 @@ fn environment(env: &Environment, floor: &Floor, src: &str, out: &mut Vec<Findin
         out.push(Finding::below_baseline(
             "prod.promotion-gate",
             format!("environment `{name}` does not require a release to succeed in `{want}` first"),
-            format!("set `promote_from = \"{want}\"`"),
+            format!("set `promote_from = \"{want}\"` ({who}: {src})"),
         ));
     }
     if let Some(w) = &floor.maintenance_window {
@@ -179,19 +245,19 @@ fn environment(env: &Environment, floor: &Floor, src: &str, out: &mut Vec<Findin
             None => out.push(Finding::below_baseline(
                 "prod.maintenance-window",
                 format!(
-                    "environment `{name}` declares no maintenance window; the baseline's is {}",
+                    "environment `{name}` declares no maintenance window; {who}'s is {}",
                     show(w)
                 ),
-                "add the baseline's [maintenance_window] to the environment file",
+                format!("add {who}'s [maintenance_window] to the environment file ({src})"),
             )),
             Some(e) if !within(e, w) => out.push(Finding::below_baseline(
                 "prod.maintenance-window",
                 format!(
-                    "environment `{name}`'s window ({}) is wider than the baseline's ({})",
+                    "environment `{name}`'s window ({}) is wider than {who}'s ({})",
                     show(e),
                     show(w)
                 ),
-                "narrow the window to within the baseline's days, hours and time zone",
+                format!("narrow the window to within {who}'s days, hours and time zone ({src})"),
             )),
             Some(_) => {}
         }

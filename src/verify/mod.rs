@@ -40,6 +40,9 @@ pub struct Evidence<'a> {
     /// How long the stack has gone without a drill, when the store knows
     /// (`None`: not known, and the drill cadence is not judged).
     pub drill_age: Option<DrillAge>,
+    /// The release that last succeeded in this environment and its estate,
+    /// for the ratchet: a declaration looser than it is a finding.
+    pub previous: Option<(&'a str, &'a Estate)>,
 }
 
 /// How long a stack has gone without a restore drill, for the cadence the
@@ -89,6 +92,9 @@ pub fn verify_rules(
     let floor = ctx.baseline.unwrap_or(&none);
     let objectives = baseline::effective(&estate.objectives, floor);
     let mut findings = baseline::check(estate, floor, &wanted);
+    if let Some((version, previous)) = ctx.previous {
+        findings.extend(baseline::ratchet(estate, version, previous, &wanted));
+    }
     if wanted("tags") {
         findings.extend(tags::check(estate, &objectives.required_tags));
     }

@@ -196,6 +196,7 @@ impl Ops {
                 drills: &drills,
                 baseline: Some(&self.floor),
                 drill_age: None,
+                previous: None,
             },
         )
     }
