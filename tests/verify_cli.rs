@@ -414,3 +414,44 @@ fn a_declaration_looser_than_the_last_succeeded_release_is_a_finding() {
         assert!(r.stdout.contains(want), "missing `{want}` in\n{}", r.stdout);
     }
 }
+
+#[test]
+fn an_exception_whose_cited_mitigation_is_missing_covers_nothing_and_says_why() {
+    let p = Project::copy_of_repo();
+    let data = p.read("specs/chatwoot/data.toml");
+    p.write(
+        "specs/chatwoot/data.toml",
+        &data.replacen("container_soft_delete_retention_days = 30\n", "", 1),
+    );
+    let stack = ["--estate", "chatwoot", "--env", "dev"];
+    let r = verify(&p, &stack);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("the exception at specs/chatwoot/exceptions.toml:20 does not apply: it cites `data.uploads.container_soft_delete_retention_days`, which the spec does not set"),
+        "{}",
+        r.stdout
+    );
+    // A mitigation that is not a resource property is refused where written.
+    p.write("specs/chatwoot/data.toml", &data);
+    let ex = p.read("specs/chatwoot/exceptions.toml");
+    p.write(
+        "specs/chatwoot/exceptions.toml",
+        &ex.replacen(
+            "\"data.uploads.soft_delete_retention_days\"",
+            "\"uploads\"",
+            1,
+        ),
+    );
+    let r = verify(&p, &stack);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("specs/chatwoot/exceptions.toml:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("`uploads` is not a resource property"),
+        "{}",
+        r.stderr
+    );
+}

@@ -31,6 +31,10 @@ pub struct PolicyException {
     /// more is not covered, so a further regression still fails. Required
     /// for `recovery.rto`, whose finding is about the whole estate.
     pub up_to: Option<super::Interval>,
+    /// The mitigations its justification relies on, as (resource, property
+    /// path) pairs (`mitigated_by = ["data.uploads.soft_delete_retention_days"]`):
+    /// each must be set in the estate, or the exception does not apply.
+    pub mitigated_by: Vec<(Address, String)>,
 }
 
 /// What an exception covers.

@@ -328,6 +328,7 @@ mod tests {
             issue: None,
             origin: "x:1".into(),
             up_to: None,
+            mitigated_by: Vec::new(),
         };
         let a: Address = "data.old".parse().unwrap();
         let list = [e];

@@ -22,6 +22,7 @@ const EXCEPTION_KEYS: &[&str] = &[
     "expires",
     "issue",
     "up_to",
+    "mitigated_by",
 ];
 
 /// Every well-formed `[[exception]]`; the others are reported in `errs`.
@@ -71,6 +72,9 @@ fn read_exception(
                 .help("add `up_to = \"2h\"` (the longest RTO estimate it covers); a longer one fails again"),
         );
     }
+    let mitigated_by = lookup(t, "mitigated_by")
+        .map(|v| read_mitigations(file, v, &join(p, "mitigated_by"), errs))
+        .unwrap_or_default();
     let pos = file.position(sp.start);
     Some(PolicyException {
         rule: rule?.0,
@@ -81,7 +85,43 @@ fn read_exception(
         issue,
         origin: format!("{}:{}", file.path().display(), pos.line),
         up_to,
+        mitigated_by,
     })
+}
+
+/// `["<module>.<resource>.<property path>", ...]`.
+fn read_mitigations(
+    file: &SourceFile,
+    v: &SValue<'_>,
+    key: &str,
+    errs: &mut Vec<SpecError>,
+) -> Vec<(Address, String)> {
+    let Some(items) = opt(as_array(file, v, key), errs) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let k = format!("{key}[{i}]");
+        let Some(s) = opt(as_str(file, item, &k), errs) else {
+            continue;
+        };
+        let mut parts = s.splitn(3, '.');
+        let parsed = match (parts.next(), parts.next(), parts.next()) {
+            (Some(m), Some(r), Some(path)) if !path.is_empty() => format!("{m}.{r}")
+                .parse::<Address>()
+                .ok()
+                .map(|a| (a, path.to_string())),
+            _ => None,
+        };
+        match parsed {
+            Some(m) => out.push(m),
+            None => errs.push(
+                SpecError::at(K::InvalidValue, file, &item.span(), k, format!("`{s}` is not a resource property"))
+                    .help("write `<module>.<resource>.<property>`, e.g. \"data.uploads.soft_delete_retention_days\""),
+            ),
+        }
+    }
+    out
 }
 
 /// A required, non-blank string and where it is.

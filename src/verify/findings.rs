@@ -214,6 +214,24 @@ pub fn rule_ids() -> Vec<&'static str> {
     RULES.iter().map(|r| r.id).collect()
 }
 
+/// The first mitigation `e` cites that `estate` does not set (absent,
+/// `false`, zero or empty), as `address.path`.
+fn missing_mitigation(estate: &Estate, e: &PolicyException) -> Option<String> {
+    use crate::model::Value;
+    e.mitigated_by
+        .iter()
+        .find(|(a, path)| {
+            let v = estate.resource(a).and_then(|r| r.property(path));
+            match v {
+                None | Some(Value::Bool(false)) | Some(Value::Int(0)) => true,
+                Some(Value::String(s)) => s.is_empty(),
+                Some(Value::List(l)) => l.is_empty(),
+                Some(_) => false,
+            }
+        })
+        .map(|(a, path)| format!("{a}.{path}"))
+}
+
 /// The rule with this id.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
@@ -319,20 +337,43 @@ impl Report {
         exceptions: &[PolicyException],
         today: &str,
     ) -> Self {
+        // An exception whose cited mitigation the spec does not have covers
+        // nothing: its justification no longer holds.
+        let (sound, unsound): (Vec<PolicyException>, Vec<(PolicyException, String)>) = {
+            let mut sound = Vec::new();
+            let mut unsound = Vec::new();
+            for e in exceptions {
+                match missing_mitigation(estate, e) {
+                    None => sound.push(e.clone()),
+                    Some(m) => unsound.push((e.clone(), m)),
+                }
+            }
+            (sound, unsound)
+        };
         let findings = findings
             .into_iter()
-            .map(|f| {
+            .map(|mut f| {
                 let (active, expired) = if f.baseline {
                     (None, None)
                 } else {
                     crate::policy::exception_for_measured(
-                        exceptions,
+                        &sound,
                         f.rule,
                         f.address.as_ref(),
                         f.measured,
                         today,
                     )
                 };
+                if active.is_none()
+                    && let Some((e, m)) = unsound
+                        .iter()
+                        .find(|(e, _)| e.rule == f.rule && e.scope.covers(f.address.as_ref()))
+                {
+                    f.message = format!(
+                        "{} (the exception at {} does not apply: it cites `{m}`, which the spec does not set)",
+                        f.message, e.origin
+                    );
+                }
                 let outcome = match (active, expired) {
                     (Some(e), _) => Verdict::Excepted {
                         origin: e.origin.clone(),
