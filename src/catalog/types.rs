@@ -1,7 +1,11 @@
 //! The table of resource types. Sources for durations are stated per entry;
 //! where no public figure exists the entry says "assumption" and gives the
-//! reasoning. Prices come only from seed 000's cost table (the only seed that
-//! gives one); every other type is unpriced.
+//! reasoning. Prices come from seed 000's cost table (the only seed that
+//! gives one); types that cost nothing, or only by usage, say so with a zero
+//! price and why ("no charge", "usage-billed, not estimated"). Every other
+//! type, and every size of a priced type the table does not give, is
+//! unpriced: in an estate with a budget, `cost.budget` reports it rather than
+//! counting it as free.
 
 use super::resource_type::{Backup, Price, PrivateLink, ResourceType, Timing};
 
@@ -114,7 +118,11 @@ pub static TYPES: &[ResourceType] = &[
             source: "assumption: the PUT returns in seconds; propagation up to minutes is not modelled",
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: Azure RBAC role assignments are free",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Cache/redis",
@@ -411,7 +419,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: databases are part of their server's price",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.DocumentDB/databaseAccounts",
@@ -480,7 +492,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge for email notifications up to 1,000 a month (Azure Monitor pricing); webhook calls not estimated",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Insights/components",
@@ -501,7 +517,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "usage-billed, not estimated: Application Insights ingestion is billed on its workspace (first 5 GB a month free)",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Insights/diagnosticSettings",
@@ -522,7 +542,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge for the setting: what it sends is billed as Log Analytics ingestion (the workspace's price)",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Insights/metricAlerts",
@@ -543,7 +567,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "not estimated: $0.10 per monitored time series a month (Azure Monitor pricing), below the seed table's precision",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.KeyVault/vaults",
@@ -596,7 +624,11 @@ pub static TYPES: &[ResourceType] = &[
         backup: Some(Backup::SoftDelete {
             retention_days: "soft_delete_retention_days",
         }),
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "usage-billed, not estimated: Key Vault operations and renewals (a self-signed certificate has no CA fee)",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.KeyVault/vaults/keys",
@@ -642,7 +674,11 @@ pub static TYPES: &[ResourceType] = &[
         backup: Some(Backup::SoftDelete {
             retention_days: "soft_delete_retention_days",
         }),
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "usage-billed, not estimated: $0.03 per 10,000 Key Vault operations",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.ManagedIdentity/userAssignedIdentities",
@@ -663,7 +699,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: managed identities are free",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
@@ -684,7 +724,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: federated identity credentials are free",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Network/applicationGateways",
@@ -730,7 +774,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "seed 000 cost table: included in the Application Gateway WAF_v2 line",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Network/networkSecurityGroups",
@@ -751,7 +799,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: network security groups are free",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Network/privateDnsZones",
@@ -797,7 +849,11 @@ pub static TYPES: &[ResourceType] = &[
             source: "assumption: link operations commonly 30-60 s",
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "seed 000 cost table: included in the Private DNS Zones line",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Network/privateEndpoints",
@@ -843,7 +899,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "not estimated: a Standard static IPv4 address is about $3.65 a month (Azure pricing), not a line of seed 000's table",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Network/trafficManagerProfiles",
@@ -906,7 +966,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: virtual networks are free (peering and gateways are billed separately)",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Network/virtualNetworks/subnets",
@@ -927,7 +991,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: subnets are free",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.OperationalInsights/workspaces",
@@ -975,7 +1043,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge: resource groups are free",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.SignalRService/signalR",
@@ -1065,7 +1137,11 @@ pub static TYPES: &[ResourceType] = &[
             source: ASSUMED_FAST,
         },
         backup: None,
-        prices: &[],
+        prices: &[Price {
+            when: &[],
+            usd_cents: 0,
+            source: "no charge for the container: its data is billed on the storage account",
+        }],
     },
     ResourceType {
         arm_type: "Microsoft.Web/serverfarms",

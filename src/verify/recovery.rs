@@ -157,9 +157,10 @@ pub(super) fn check_cost(estate: &Estate, o: &Objectives) -> Vec<Finding> {
     let Some(budget) = o.monthly_budget_usd else {
         return Vec::new();
     };
-    let (cents, _) = monthly_cost(estate);
+    let (cents, unpriced) = monthly_cost(estate);
+    let mut out = Vec::new();
     if cents > budget * 100 {
-        vec![Finding::new(
+        out.push(Finding::new(
             "cost.budget",
             None,
             format!(
@@ -168,9 +169,43 @@ pub(super) fn check_cost(estate: &Estate, o: &Objectives) -> Vec<Finding> {
                 cents % 100
             ),
             "scale down, or raise the budget in estate.toml",
-        )]
+        ));
+    }
+    // A resource with no price is not free: the estimate cannot be held to
+    // the budget while it leaves one out (a bigger SKU would "cost" less).
+    for a in unpriced {
+        let Some(r) = estate.resource(&a) else {
+            continue;
+        };
+        out.push(Finding::new(
+            "cost.budget",
+            Some(&a),
+            format!("{} `{}` has no price for these settings{}: the estimate of ${}.{:02} leaves it out", r.arm_type, r.name, sizing(r), cents / 100, cents % 100),
+            "use a size the catalog prices (src/catalog/types.rs, with the source of each price), or add this one with its source",
+        ));
+    }
+    out
+}
+
+/// The sizing properties of `r`, for a message (`sku_name = "Premium"`).
+fn sizing(r: &Resource) -> String {
+    let keys = [
+        "sku",
+        "sku_name",
+        "family",
+        "capacity",
+        "account_tier",
+        "account_replication_type",
+        "vm_size",
+    ];
+    let parts: Vec<String> = keys
+        .iter()
+        .filter_map(|k| r.property(k).map(|v| format!("{k} = {}", v.to_json())))
+        .collect();
+    if parts.is_empty() {
+        String::new()
     } else {
-        Vec::new()
+        format!(" ({})", parts.join(", "))
     }
 }
 
