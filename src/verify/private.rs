@@ -7,6 +7,7 @@ const LINK: &str = "Microsoft.Network/privateDnsZones/virtualNetworkLinks";
 
 pub(super) fn check(estate: &Estate) -> Vec<Finding> {
     let mut out = Vec::new();
+    let private_only = estate.environment.private_endpoints_only;
     for r in estate.resources().values() {
         let Ok(rt) = catalog::lookup(&r.arm_type) else {
             continue;
@@ -76,6 +77,9 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
                 }
             }
         }
+        if private_only && let Some(f) = public_service(r) {
+            out.push(f);
+        }
         if r.arm_type == "Microsoft.ContainerService/managedClusters"
             && r.property("private_cluster_enabled") != Some(&Value::Bool(true))
         {
@@ -99,4 +103,38 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Services that are not data services (the catalog gives them no private
+/// link) but that Azure lets reach the internet, and which seed 004 ("No
+/// public exposure") therefore bars in a private-only environment unless an
+/// exception says why they must face the internet.
+const PUBLIC_CAPABLE: &[&str] = &[
+    "Microsoft.SignalRService/signalR",
+    "Microsoft.Web/sites",
+    "Microsoft.Web/sites/slots",
+    "Microsoft.Web/staticSites",
+    "Microsoft.Databricks/workspaces",
+];
+
+/// A finding when `r` accepts connections from the internet.
+fn public_service(r: &crate::model::Resource) -> Option<Finding> {
+    let public = if r.arm_type == "Microsoft.App/managedEnvironments" {
+        r.property("internal_load_balancer_enabled") != Some(&Value::Bool(true))
+    } else if PUBLIC_CAPABLE.contains(&r.arm_type.as_str()) {
+        r.property("public_network_access_enabled") != Some(&Value::Bool(false))
+    } else {
+        return None;
+    };
+    public.then(|| {
+        Finding::new(
+            "private.public-access",
+            Some(&r.address),
+            format!(
+                "{} `{}` accepts connections from the internet in a private-only environment",
+                r.arm_type, r.name
+            ),
+            "disable public network access (`public_network_access_enabled = false`; `internal_load_balancer_enabled = true` for a Container Apps environment) and reach it through a private endpoint or a gateway, or record in an exception why it must face the internet",
+        )
+    })
 }
