@@ -56,28 +56,7 @@ pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
     }
     if env.zone_redundant {
         for r in estate.resources().values() {
-            let mut zonal: Vec<(String, &Value)> = Vec::new();
-            if let Some(z) = r.property("zones") {
-                zonal.push(("zones".into(), z));
-            }
-            if let Some(z) = r.property("default_node_pool.zones") {
-                zonal.push(("default_node_pool.zones".into(), z));
-            }
-            for (path, z) in zonal {
-                if zone_count(z).is_none_or(|n| n < 3) {
-                    out.push(Finding::new("prod.zone-redundancy", Some(&r.address), format!("`{path}` spans fewer than 3 zones"), "set zones = [\"1\", \"2\", \"3\"] (the prod environment's `zones` variable)"));
-                }
-            }
-            for flag in ["zone_redundant", "zone_redundancy_enabled"] {
-                if r.property(flag) == Some(&Value::Bool(false)) {
-                    out.push(Finding::new(
-                        "prod.zone-redundancy",
-                        Some(&r.address),
-                        format!("`{flag}` is false"),
-                        format!("set `{flag} = true` in production"),
-                    ));
-                }
-            }
+            zones(r, &mut out);
         }
     }
     if floor.high_availability {
@@ -129,6 +108,106 @@ fn high_availability(estate: &Estate, out: &mut Vec<Finding>) {
                 format!("`{}`'s standby is not in another zone", r.name),
                 "set `high_availability_mode = \"ZoneRedundant\"`",
             ));
+        }
+    }
+}
+
+/// Where a zonal type keeps its zones, and its zone-redundancy switch: what
+/// a zone-redundant environment requires each to declare (seed 004 "All
+/// services across 3+ zones"); a declaration left out is a finding, not a
+/// pass.
+const ZONE_LISTS: &[(&str, &str)] = &[
+    ("Microsoft.Network/applicationGateways", "zones"),
+    ("Microsoft.Network/publicIPAddresses", "zones"),
+    (
+        "Microsoft.ContainerService/managedClusters",
+        "default_node_pool.zones",
+    ),
+    (
+        "Microsoft.ContainerService/managedClusters/agentPools",
+        "zones",
+    ),
+];
+const ZONE_SWITCHES: &[(&str, &str)] = &[
+    (
+        "Microsoft.ContainerRegistry/registries",
+        "zone_redundancy_enabled",
+    ),
+    ("Microsoft.Web/serverfarms", "zone_balancing_enabled"),
+    (
+        "Microsoft.App/managedEnvironments",
+        "zone_redundancy_enabled",
+    ),
+];
+
+fn zones(r: &crate::model::Resource, out: &mut Vec<Finding>) {
+    let mut push = |msg: String, fix: String| {
+        out.push(Finding::new(
+            "prod.zone-redundancy",
+            Some(&r.address),
+            msg,
+            fix,
+        ));
+    };
+    let fix_zones = |path: &str| {
+        format!("set `{path} = [\"1\", \"2\", \"3\"]` (the prod environment's `zones` variable)")
+    };
+    // Declared zone lists, on any type, span 3 zones.
+    for path in ["zones", "default_node_pool.zones"] {
+        if let Some(z) = r.property(path)
+            && zone_count(z).is_none_or(|n| n < 3)
+        {
+            push(
+                format!("`{path}` spans fewer than 3 zones"),
+                fix_zones(path),
+            );
+        }
+    }
+    for (ty, path) in ZONE_LISTS {
+        if r.arm_type == *ty && r.property(path).is_none() {
+            push(
+                format!("`{path}` is not declared: the resource sits in one zone"),
+                fix_zones(path),
+            );
+        }
+    }
+    if r.arm_type == "Microsoft.Cache/redis"
+        && r.property("sku_name").and_then(Value::as_str) == Some("Premium")
+        && r.property("zones").is_none()
+    {
+        push(
+            "a Premium cache without `zones` sits in one zone".into(),
+            fix_zones("zones"),
+        );
+    }
+    for flag in [
+        "zone_redundant",
+        "zone_redundancy_enabled",
+        "zone_balancing_enabled",
+    ] {
+        if r.property(flag) == Some(&Value::Bool(false)) {
+            push(
+                format!("`{flag}` is false"),
+                format!("set `{flag} = true` in production"),
+            );
+        }
+    }
+    for (ty, flag) in ZONE_SWITCHES {
+        if r.arm_type == *ty && r.property(flag).is_none() {
+            push(
+                format!("`{flag}` is not declared (off by default)"),
+                format!("set `{flag} = true` in production"),
+            );
+        }
+    }
+    if let Some(locs) = r.property("geo_locations").and_then(Value::as_list) {
+        for (i, l) in locs.iter().enumerate() {
+            if l.get_path("zone_redundant") != Some(&Value::Bool(true)) {
+                push(
+                    format!("`geo_locations[{i}]` is not zone redundant"),
+                    format!("set `zone_redundant = true` in geo_locations[{i}]"),
+                );
+            }
         }
     }
 }
