@@ -200,3 +200,14 @@ Feature: Guarantees the estates cannot loosen
       | chatwoot        | dev     |
       | chaufher        | prod    |
       | openai-platform | prod    |
+
+  Scenario Outline: a service opened to shared keys is caught in <estate>/<env>
+    Given the "<estate>" estate in the "<env>" environment
+    When the estate is broken: a service is opened to shared keys or an admin user
+    Then the "security.local-auth" check fails, naming the broken resource
+
+    Examples:
+      | estate          | env     |
+      | chatwoot        | prod    |
+      | chaufher        | dev     |
+      | openai-platform | staging |

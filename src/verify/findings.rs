@@ -169,8 +169,13 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "security.nsg",
-        seed: "seed 000: \"Network security groups on all subnets\"",
-        checks: "every subnet (except the ones Azure reserves) has a network security group",
+        seed: "seed 000: \"Network security groups on all subnets\", \"Azure CNI with network policies\"",
+        checks: "every subnet (except the ones Azure reserves) has a network security group that lets the internet reach no more than HTTP(S), and AKS clusters enforce network policies",
+    },
+    Rule {
+        id: "security.local-auth",
+        seed: "seed 002: \"User-assigned managed identities are used for authentication between services\"; seed 001: \"Secrets use Key Vault references (no hardcoded values)\"",
+        checks: "registries, App Configuration, SignalR and Cognitive Services accept managed identities only, not shared keys or admin users",
     },
     Rule {
         id: "security.image-scanning",

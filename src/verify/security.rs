@@ -169,10 +169,190 @@ const NSG_EXEMPT_SUBNETS: &[&str] = &[
     "RouteServerSubnet",
 ];
 
+/// A hardening switch: on `ty`, `key` must not hold `weak`; `absent_weak`
+/// when Azure's default (the property left out) is the weak setting.
+struct Switch {
+    ty: &'static str,
+    key: &'static str,
+    weak: Value,
+    absent_weak: bool,
+    rule: &'static str,
+    what: &'static str,
+    fix: &'static str,
+}
+
+/// The switches the seeds' guarantees rest on, beyond TLS, HTTPS-only and
+/// Key Vault: shared keys and local accounts where managed identities are
+/// the rule (seed 002 "managed identities are used for authentication
+/// between services"), plain-text ports and FTP (seed 001 "HTTPS only"),
+/// public blobs (seed 001 "no public storage").
+fn switches() -> [Switch; 7] {
+    let on = || Value::Bool(true);
+    [
+        Switch {
+            ty: "Microsoft.ContainerRegistry/registries",
+            key: "admin_enabled",
+            weak: on(),
+            absent_weak: false,
+            rule: "security.local-auth",
+            what: "the registry's admin user (a shared password) is enabled",
+            fix: "set `admin_enabled = false`; pull with a managed identity (AcrPull)",
+        },
+        Switch {
+            ty: "Microsoft.AppConfiguration/configurationStores",
+            key: "local_auth_enabled",
+            weak: on(),
+            absent_weak: true,
+            rule: "security.local-auth",
+            what: "access keys are enabled (Azure's default)",
+            fix: "set `local_auth_enabled = false`; read with a managed identity",
+        },
+        Switch {
+            ty: "Microsoft.SignalRService/signalR",
+            key: "local_auth_enabled",
+            weak: on(),
+            absent_weak: true,
+            rule: "security.local-auth",
+            what: "access keys are enabled (Azure's default)",
+            fix: "set `local_auth_enabled = false`; sign in with a managed identity",
+        },
+        Switch {
+            ty: "Microsoft.CognitiveServices/accounts",
+            key: "local_auth_enabled",
+            weak: on(),
+            absent_weak: true,
+            rule: "security.local-auth",
+            what: "API keys are enabled (Azure's default)",
+            fix: "set `local_auth_enabled = false`; call it with a managed identity",
+        },
+        Switch {
+            ty: "Microsoft.Cache/redis",
+            key: "enable_non_ssl_port",
+            weak: on(),
+            absent_weak: false,
+            rule: "security.tls",
+            what: "the plain-text port 6379 is open",
+            fix: "set `enable_non_ssl_port = false`",
+        },
+        Switch {
+            ty: "Microsoft.Web/sites",
+            key: "ftps_state",
+            weak: Value::String("AllAllowed".into()),
+            absent_weak: false,
+            rule: "security.https-only",
+            what: "plain FTP deployment is allowed",
+            fix: "set `ftps_state = \"Disabled\"`",
+        },
+        Switch {
+            ty: "Microsoft.Storage/storageAccounts",
+            key: "allow_nested_items_to_be_public",
+            weak: on(),
+            absent_weak: false,
+            rule: "private.containers",
+            what: "the account lets containers be made public",
+            fix: "set `allow_nested_items_to_be_public = false`",
+        },
+    ]
+}
+
+/// Inbound rules of a network security group that let the internet in
+/// beyond HTTP(S) (seed 000 "Network security groups on all subnets": a
+/// group that allows everything protects nothing).
+fn open_to_internet(r: &Resource) -> Vec<String> {
+    let Some(rules) = r.property("security_rules").and_then(Value::as_list) else {
+        return Vec::new();
+    };
+    let text = |v: &Value, k: &str| {
+        v.get_path(k)
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    };
+    let mut out = Vec::new();
+    for rule in rules {
+        let inbound = text(rule, "direction").as_deref() == Some("inbound");
+        let allow = text(rule, "access").as_deref() == Some("allow");
+        let from_anywhere = matches!(
+            text(rule, "source_address_prefix").as_deref(),
+            Some("*" | "internet" | "0.0.0.0/0" | "any")
+        );
+        if !(inbound && allow && from_anywhere) {
+            continue;
+        }
+        let mut ports: Vec<String> = rule
+            .get_path("destination_port_ranges")
+            .and_then(Value::as_list)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(p) = rule
+            .get_path("destination_port_range")
+            .and_then(Value::as_str)
+        {
+            ports.push(p.to_string());
+        }
+        let wide: Vec<String> = ports
+            .into_iter()
+            .filter(|p| p != "443" && p != "80")
+            .collect();
+        if !wide.is_empty() {
+            let name = text(rule, "name").unwrap_or_default();
+            out.push(format!(
+                "rule `{name}` lets the internet reach port(s) {}",
+                wide.join(", ")
+            ));
+        }
+    }
+    out
+}
+
 /// The one-resource checks of the security family beyond TLS, HTTPS, Key
 /// Vault and diagnostics.
 fn per_resource(r: &Resource, floor: &Floor) -> Vec<Finding> {
     let mut out = Vec::new();
+    for sw in switches() {
+        if r.arm_type != sw.ty {
+            continue;
+        }
+        let weak = match r.property(sw.key) {
+            None => sw.absent_weak,
+            Some(v) => *v == sw.weak,
+        };
+        if weak {
+            out.push(Finding::new(
+                sw.rule,
+                Some(&r.address),
+                format!("`{}`: {}", r.name, sw.what),
+                sw.fix,
+            ));
+        }
+    }
+    for why in if r.arm_type == "Microsoft.Network/networkSecurityGroups" {
+        open_to_internet(r)
+    } else {
+        Vec::new()
+    } {
+        out.push(Finding::new("security.nsg", Some(&r.address), format!("network security group `{}`: {why}", r.name), "allow only 443 (and the gateway's GatewayManager ports) from the internet; reach everything else through the VNet"));
+    }
+    if r.arm_type == "Microsoft.ContainerService/managedClusters"
+        && !matches!(
+            r.property("network_policy").and_then(Value::as_str),
+            Some("azure" | "calico" | "cilium")
+        )
+    {
+        out.push(Finding::new(
+            "security.nsg",
+            Some(&r.address),
+            format!(
+                "AKS cluster `{}` has no network policy: every pod can reach every other",
+                r.name
+            ),
+            "set `network_policy = \"azure\"` (seed 000: \"Azure CNI with network policies\")",
+        ));
+    }
     let mut push = |rule: &'static str, msg: String, fix: String| {
         out.push(Finding::new(rule, Some(&r.address), msg, fix));
     };

@@ -397,6 +397,7 @@ fn security(w: &mut Ops) {
         "security.diagnostics",
         "security.no-secret-literals",
         "security.nsg",
+        "security.local-auth",
         "security.image-scanning",
         "security.waf",
         "security.rotation",

@@ -135,6 +135,11 @@ pub const FAULTS: &[Fault] = &[
         what: "a zonal resource is pinned to a single zone",
     },
     Fault {
+        id: "shared-keys-on",
+        rule: "security.local-auth",
+        what: "a service is opened to shared keys or an admin user",
+    },
+    Fault {
         id: "no-destroy-protection",
         rule: "prod.destroy-protection",
         what: "the environment's destroy protection is lifted",
@@ -509,6 +514,21 @@ pub fn inject(estate: &Estate, floor: &Floor, id: &str) -> Result<Injected, Inje
             edit(a, &|r| {
                 set(r, "zones", Value::List(vec![Value::String("1".into())]))
             })
+        }
+        "shared-keys-on" => {
+            let key_of = |r: &Resource| match r.arm_type.as_str() {
+                "Microsoft.ContainerRegistry/registries" => Some("admin_enabled"),
+                "Microsoft.AppConfiguration/configurationStores"
+                | "Microsoft.SignalRService/signalR"
+                | "Microsoft.CognitiveServices/accounts" => Some("local_auth_enabled"),
+                _ => None,
+            };
+            let a = first(&|r| key_of(r).is_some()).ok_or_else(not_applicable)?;
+            let key = estate
+                .resource(&a)
+                .and_then(key_of)
+                .ok_or_else(not_applicable)?;
+            edit(a, &|r| set(r, key, Value::Bool(true)))
         }
         "no-destroy-protection" => {
             if !estate.environment.destroy_protection {
