@@ -211,3 +211,25 @@ Feature: Guarantees the estates cannot loosen
       | chatwoot        | prod    |
       | chaufher        | dev     |
       | openai-platform | staging |
+
+  Scenario Outline: an alert that notifies no one is caught in <estate>/<env>
+    Given the "<estate>" estate in the "<env>" environment
+    When the estate is broken: an alert stops notifying its action group
+    Then the "monitoring.alerts" check fails, naming the broken resource
+
+    Examples:
+      | estate          | env     |
+      | chatwoot        | prod    |
+      | chaufher        | staging |
+      | openai-platform | dev     |
+      | vc-reporting    | prod    |
+
+  Scenario Outline: a required alert deleted is caught in <estate>/<env>
+    Given the "<estate>" estate in the "<env>" environment
+    When the estate is broken: an alert the seed requires is deleted
+    Then the "monitoring.alerts" check fails, naming the broken resource
+
+    Examples:
+      | estate          | env     |
+      | chatwoot        | prod    |
+      | openai-platform | prod    |

@@ -203,6 +203,11 @@ pub const RULES: &[Rule] = &[
         checks: "database backups are kept at least as long as the baseline says",
     },
     Rule {
+        id: "monitoring.alerts",
+        seed: "seed 000: \"Metric Alerts: CPU, memory, and availability monitoring\", \"Action Groups: Email and webhook notifications\"; seed 004: \"High resource usage (>80%)\"",
+        checks: "the alerts the baseline requires exist; every alert is on, notifies an action group that emails someone, and fires on resource usage at 80% or lower",
+    },
+    Rule {
         id: "identity.roles",
         seed: "seed 000: \"AcrPull role assigned to AKS kubelet identity\", \"AGIC ... role assignments\"; the role assignments each seed requires",
         checks: "every role assignment the baseline requires exists, with its role, scope and principal",

@@ -12,6 +12,7 @@
 mod baseline;
 mod findings;
 pub mod inject;
+mod monitoring;
 mod observed;
 mod ordering;
 pub mod output;
@@ -118,6 +119,9 @@ pub fn verify_rules(
     }
     if wanted("prod") {
         findings.extend(production::check(estate, floor));
+    }
+    if wanted("monitoring") {
+        findings.extend(monitoring::check(estate));
     }
     Report::new(estate, findings, exceptions, today).only(rules)
 }

@@ -94,6 +94,11 @@ pub const FAULTS: &[Fault] = &[
         what: "a role assignment the seed requires is deleted",
     },
     Fault {
+        id: "required-alert-removed",
+        rule: "monitoring.alerts",
+        what: "an alert the seed requires is deleted",
+    },
+    Fault {
         id: "federation-removed",
         rule: "identity.oidc",
         what: "a federated credential the seed requires is deleted",
@@ -214,7 +219,7 @@ pub(super) fn inject(
             let a = first("Microsoft.DBforPostgreSQL/flexibleServers", &primary_pg)?;
             edit(a, "backup_retention_days", Some(Value::Int(7)))
         }
-        "required-role-removed" | "federation-removed" => {
+        "required-role-removed" | "federation-removed" | "required-alert-removed" => {
             // A required resource removed, with the `depends_on` entries
             // that named it; one that is referenced by value cannot go.
             floor

@@ -140,6 +140,11 @@ pub const FAULTS: &[Fault] = &[
         what: "a service is opened to shared keys or an admin user",
     },
     Fault {
+        id: "alert-silenced",
+        rule: "monitoring.alerts",
+        what: "an alert stops notifying its action group",
+    },
+    Fault {
         id: "no-destroy-protection",
         rule: "prod.destroy-protection",
         what: "the environment's destroy protection is lifted",
@@ -529,6 +534,16 @@ pub fn inject(estate: &Estate, floor: &Floor, id: &str) -> Result<Injected, Inje
                 .and_then(key_of)
                 .ok_or_else(not_applicable)?;
             edit(a, &|r| set(r, key, Value::Bool(true)))
+        }
+        "alert-silenced" => {
+            let a = first(&|r| {
+                type_is(r, "Microsoft.Insights/metricAlerts")
+                    && r.property("action_group_ids").is_some()
+            })
+            .ok_or_else(not_applicable)?;
+            edit(a, &|r| {
+                r.properties.remove("action_group_ids");
+            })
         }
         "no-destroy-protection" => {
             if !estate.environment.destroy_protection {
