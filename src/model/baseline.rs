@@ -53,6 +53,10 @@ pub struct Floor {
     pub backup_retention_days: Option<u32>,
     /// The longest interval between automatic secret rotations, in days.
     pub secret_rotation_days: Option<u32>,
+    /// The least warning before a rotating secret expires, in days.
+    pub rotation_notice_days: Option<u32>,
+    /// The regions any resource may be placed in (`global` always may).
+    pub allowed_regions: Vec<String>,
     /// The longest a live stack may go without a restore drill (seed 000
     /// "Monthly restore testing", seed 001 "Quarterly full failover drills").
     pub drill_every: Option<Interval>,
@@ -119,8 +123,12 @@ impl Floor {
             log_retention_days,
             backup_retention_days,
             secret_rotation_days,
+            rotation_notice_days,
             drill_every
         );
+        if !over.allowed_regions.is_empty() {
+            self.allowed_regions = over.allowed_regions;
+        }
         for t in over.required_tags {
             if !self.required_tags.contains(&t) {
                 self.required_tags.push(t);

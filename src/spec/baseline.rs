@@ -43,6 +43,8 @@ const FLOOR_KEYS: &[&str] = &[
     "log_retention_days",
     "backup_retention_days",
     "secret_rotation_days",
+    "rotation_notice_days",
+    "allowed_regions",
     "drill_every",
 ];
 const REQUIRE_KEYS: &[&str] = &["rule", "resource", "type", "properties", "seed"];
@@ -134,16 +136,20 @@ fn read_layer(
     let span = |k: &str, errs: &mut Vec<SpecError>| {
         lookup(t, k).and_then(|v| opt(interval(file, v, &key(k)), errs))
     };
-    let required_tags = lookup(t, "required_tags")
-        .and_then(|v| opt(as_array(file, v, &key("required_tags")), errs))
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| opt(as_str(file, i, &key("required_tags")), errs))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let texts = |k: &str, errs: &mut Vec<SpecError>| -> Vec<String> {
+        lookup(t, k)
+            .and_then(|v| opt(as_array(file, v, &key(k)), errs))
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| opt(as_str(file, i, &key(k)), errs))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let required_tags = texts("required_tags", errs);
+    let allowed_regions = texts("allowed_regions", errs);
     Floor {
         origin: file.path().display().to_string(),
         rto: span("rto", errs),
@@ -175,6 +181,8 @@ fn read_layer(
         log_retention_days: days("log_retention_days", errs),
         backup_retention_days: days("backup_retention_days", errs),
         secret_rotation_days: days("secret_rotation_days", errs),
+        rotation_notice_days: days("rotation_notice_days", errs),
+        allowed_regions,
         drill_every: span("drill_every", errs),
         requires: Vec::new(),
     }

@@ -38,6 +38,9 @@ pub(super) fn check(estate: &Estate, floor: &Floor, wanted: &dyn Fn(&str) -> boo
     if wanted("prod") {
         environment(&estate.environment, floor, "the baseline", src, &mut out);
     }
+    if wanted("prod") && !floor.allowed_regions.is_empty() {
+        regions(estate, floor, &mut out);
+    }
     for req in &floor.requires {
         if wanted(req.rule.split('.').next().unwrap_or_default()) {
             requirement(estate, req, &mut out);
@@ -260,6 +263,32 @@ fn environment(env: &Environment, floor: &Floor, who: &str, src: &str, out: &mut
                 format!("narrow the window to within {who}'s days, hours and time zone ({src})"),
             )),
             Some(_) => {}
+        }
+    }
+}
+
+/// Every resource placed in a region the baseline allows (seed 001
+/// "Compliance / Deny / Allowed regions"); `global` is not a region.
+fn regions(estate: &Estate, floor: &Floor, out: &mut Vec<Finding>) {
+    for r in estate.resources().values() {
+        let Some(loc) = r.property("location").and_then(Value::as_str) else {
+            continue;
+        };
+        if loc != "global" && !floor.allowed_regions.iter().any(|a| a == loc) {
+            out.push(Finding::new(
+                "prod.regions",
+                Some(&r.address),
+                format!(
+                    "`{}` is placed in `{loc}`, not a region the baseline allows ({})",
+                    r.name,
+                    floor.allowed_regions.join(", ")
+                ),
+                format!(
+                    "place it in one of {} ({})",
+                    floor.allowed_regions.join(", "),
+                    floor.origin
+                ),
+            ));
         }
     }
 }

@@ -134,8 +134,8 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "prod.regions",
-        seed: "seed 004: \"Multi-region: Primary in East US, DR in West US\"; seed 001: \"East US + West US 2\"",
-        checks: "the environment deploys to the baseline's primary region and replicates to its DR region",
+        seed: "seed 004: \"Multi-region: Primary in East US, DR in West US\"; seed 001: \"East US + West US 2\", \"Compliance / Deny / Allowed regions\"",
+        checks: "the environment deploys to the baseline's primary region and replicates to its DR region; every resource sits in an allowed region",
     },
     Rule {
         id: "prod.private-only",
@@ -189,7 +189,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "security.rotation",
-        seed: "seed 001: \"Automated secret rotation occurs every 90 days\", \"chaufher-{env}-kv: ... 90-day automated rotation\"",
+        seed: "seed 001: \"Automated secret rotation occurs every 90 days with advance notification (14 days before expiry)\", \"chaufher-{env}-kv: ... 90-day automated rotation\"",
         checks: "every Key Vault secret rotates at least as often as the baseline says, unless its vault's seed makes it manual",
     },
     Rule {

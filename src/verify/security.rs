@@ -396,6 +396,21 @@ fn per_resource(r: &Resource, floor: &Floor) -> Vec<Finding> {
             if let Some(days) = floor.secret_rotation_days {
                 let every = r.property("rotation_interval_days").and_then(Value::as_int);
                 let manual = r.property("rotation").and_then(Value::as_str) == Some("manual");
+                if every.is_some()
+                    && let Some(notice) = floor.rotation_notice_days
+                    && r.property("notify_before_expiry_days")
+                        .and_then(Value::as_int)
+                        .is_none_or(|n| n < i64::from(notice))
+                {
+                    push(
+                        "security.rotation",
+                        format!(
+                            "secret `{}` rotates without {notice} days' notice before it expires",
+                            r.name
+                        ),
+                        format!("set `notify_before_expiry_days = {notice}`"),
+                    );
+                }
                 match every {
                     Some(d) if d > 0 && d <= i64::from(days) => {}
                     Some(d) => push(
