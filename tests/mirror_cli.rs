@@ -1292,3 +1292,109 @@ fn kill_9_during_mirror_push_loses_nothing() {
         .collect();
     assert_eq!(after, before);
 }
+
+/// Copies a directory tree (a mirror, to damage one copy per trial).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// Issue 15, finding 3: a mirror that lost a blob (a HEAD, a release, an
+/// audit run, the data key, the manifest), or had an older HEAD copied over
+/// its current one, is refused by `mirror restore` naming what is missing,
+/// and nothing is restored; `mirror push` after the older HEAD pushes again.
+#[test]
+fn a_mirror_that_lost_a_blob_restores_nothing_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mirrored::dir(dir.path());
+    m.apply("v1.0.0");
+    let head = dir.path().join("v1/stacks/chatwoot/dev/HEAD");
+    let old_head = std::fs::read(&head).unwrap();
+    m.bump_redis();
+    m.apply("v1.1.0");
+    let audit: Vec<PathBuf> = walk(&dir.path().join("v1/audit"));
+    assert!(!audit.is_empty());
+    type Damage<'a> = (&'a str, Box<dyn Fn(&Path)>, &'a str);
+    let old = old_head.clone();
+    let first_audit = audit[0].strip_prefix(dir.path()).unwrap().to_path_buf();
+    let damages: Vec<Damage> = vec![
+        (
+            "HEAD deleted",
+            Box::new(|d: &Path| {
+                std::fs::remove_file(d.join("v1/stacks/chatwoot/dev/HEAD")).unwrap()
+            }),
+            "the HEAD of chatwoot/dev (generation 2)",
+        ),
+        (
+            "older HEAD copied over",
+            Box::new(move |d: &Path| {
+                std::fs::write(d.join("v1/stacks/chatwoot/dev/HEAD"), &old).unwrap()
+            }),
+            "generations 2..=2 of chatwoot/dev: its HEAD says 1",
+        ),
+        (
+            "release deleted",
+            Box::new(|d: &Path| {
+                std::fs::remove_file(d.join("v1/releases/chatwoot/1.0.0")).unwrap()
+            }),
+            "release chatwoot/1.0.0",
+        ),
+        (
+            "audit run deleted",
+            Box::new(move |d: &Path| std::fs::remove_file(d.join(&first_audit)).unwrap()),
+            "audit records ",
+        ),
+        (
+            "data key deleted",
+            Box::new(|d: &Path| std::fs::remove_file(d.join("v1/store/data-key")).unwrap()),
+            "v1/store/data-key",
+        ),
+        (
+            "manifest deleted",
+            Box::new(|d: &Path| std::fs::remove_file(d.join("v1/manifest")).unwrap()),
+            "v1/manifest",
+        ),
+    ];
+    for (what, damage, named) in damages {
+        let copy = tempfile::tempdir().unwrap();
+        copy_tree(dir.path(), copy.path());
+        damage(copy.path());
+        let other = Mirrored::dir(copy.path());
+        std::fs::copy(m.key_file(), other.key_file()).unwrap();
+        let r = other.run(&["mirror", "restore"]);
+        assert_ne!(r.code, 0, "{what}: {}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("the mirror lacks what was pushed to it") && r.stderr.contains(named),
+            "{what}: missing `{named}` in\n{}",
+            r.stderr
+        );
+        let h = other.run(&["history", "--estate", EST, "--env", "dev", "--json"]);
+        assert!(
+            h.code != 0 || h.stdout.trim() == "[]",
+            "{what}: something was restored: {}",
+            h.stdout
+        );
+    }
+
+    // The older HEAD in the mirror itself: push sends generation 2 again.
+    std::fs::write(&head, &old_head).unwrap();
+    let r = m.run(&["mirror", "push"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    m.lose_store();
+    let r = m.run(&["mirror", "restore"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("chatwoot/dev: 2 generation(s) restored, now at generation 2"),
+        "{}",
+        r.stdout
+    );
+}

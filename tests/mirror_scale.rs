@@ -92,10 +92,10 @@ fn scale_on(backend: Backend) {
     assert_eq!(again.blobs, 0);
     assert_eq!(again.objects_examined, 0);
 
-    // Every blob written is listed, plus the stack's HEAD pointer (the one
-    // blob advanced in place, by compare-and-swap), nothing more.
+    // Every blob written is listed, plus the two advanced in place by
+    // compare-and-swap (the stack's HEAD and the manifest), nothing more.
     let listed = rt.block_on(m.backend().list("v1/")).unwrap();
-    assert_eq!(listed.len(), first.blobs + second.blobs + later + 1);
+    assert_eq!(listed.len(), first.blobs + second.blobs + later + 2);
     eprintln!(
         "{}: first push {} blobs {} KiB in {:?}; one-resource change {} blobs {} KiB, {} objects examined",
         m.describe(),

@@ -2,6 +2,7 @@
 //! version, so a later layout can live beside this one.
 //!
 //! ```text
+//! v1/manifest                                what every push recorded (CAS)
 //! v1/store/data-key                          the store's sensitive-value key
 //! v1/objects/<sha256 hex>                    one content-addressed object
 //! v1/releases/<estate>/<version>             one release record
@@ -24,6 +25,11 @@ pub const ROOT: &str = "v1";
 /// The store's sensitive-value key.
 pub fn data_key() -> String {
     format!("{ROOT}/store/data-key")
+}
+
+/// The record of everything pushed (see `manifest.rs`).
+pub fn manifest() -> String {
+    format!("{ROOT}/manifest")
 }
 
 /// Prefix of every object.

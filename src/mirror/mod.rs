@@ -21,6 +21,7 @@ pub mod backend;
 pub mod config;
 pub mod envelope;
 pub mod layout;
+mod manifest;
 pub mod retention;
 
 use std::collections::BTreeSet;
@@ -81,6 +82,16 @@ pub enum MirrorError {
     /// Configuration.
     #[error("{0}")]
     Config(String),
+    /// The mirror lacks blobs its manifest says were pushed: a restore
+    /// would silently hold less than was mirrored.
+    #[error(
+        "the mirror lacks what was pushed to it: {}; nothing was restored. A blob was deleted, or an older copy written over it: `statectl mirror undelete` brings back what statectl pruned, the storage account's soft delete and versioning what someone else deleted or overwrote",
+        missing.join("; ")
+    )]
+    Incomplete {
+        /// What is missing, each named.
+        missing: Vec<String>,
+    },
     /// Someone else holds the stack's lease.
     #[error(
         "{stack} is being applied from another machine ({path} is leased); wait for it to finish, or, if that machine is gone, `statectl force-unlock --estate {estate} --env {env} --reason ...` breaks the lease"
@@ -555,7 +566,27 @@ impl Mirror {
             stacks.to_vec()
         };
         for s in &stacks {
-            let from = self.mirrored_head(store, s).await?;
+            let mut from = self.mirrored_head(store, s).await?;
+            // An older HEAD written over the mirror's (the same history, cut
+            // short): push again from where it now points.
+            if let Some((n, _)) = self.read_head(s).await?
+                && n < from
+            {
+                let mine = store.export_generations(s, n.saturating_sub(1))?;
+                let same = match mine.first() {
+                    Some(g) if n == 0 || g.number == n => {
+                        n == 0 || *g == self.read_generation(s, n).await?
+                    }
+                    _ => false,
+                };
+                if !same {
+                    return Err(MirrorError::Diverged {
+                        stack: s.to_string(),
+                        what: format!("generation {n}"),
+                    });
+                }
+                from = n;
+            }
             let gens = store.export_generations(s, from)?;
             let Some(last) = gens.last().map(|g| g.number) else {
                 continue;
@@ -592,6 +623,9 @@ impl Mirror {
                 ],
             )?;
         }
+        // Last: the record a restore checks itself against, of everything
+        // now in the mirror.
+        self.record_manifest(store).await?;
         report.elapsed = started.elapsed();
         Ok(report)
     }
@@ -881,6 +915,12 @@ impl Mirror {
     ) -> Result<RebuildReport, MirrorError> {
         let started = Instant::now();
         let mut report = RebuildReport::default();
+        // Whole or nothing: what the manifest says was pushed must all be
+        // there before anything is taken in.
+        let missing = self.missing(filter).await?;
+        if !missing.is_empty() {
+            return Err(MirrorError::Incomplete { missing });
+        }
 
         match self.get(&layout::data_key()).await {
             Ok((bytes, _)) => {
