@@ -233,3 +233,13 @@ Feature: Guarantees the estates cannot loosen
       | estate          | env     |
       | chatwoot        | prod    |
       | openai-platform | prod    |
+
+  Scenario Outline: a resource named outside the convention is caught in <estate>/<env>
+    Given the "<estate>" estate in the "<env>" environment
+    When the estate is broken: a resource is named outside the naming convention
+    Then the "naming.convention" check fails, naming the broken resource
+
+    Examples:
+      | estate   | env     |
+      | chaufher | prod    |
+      | chaufher | dev     |

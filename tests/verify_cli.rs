@@ -45,7 +45,7 @@ fn a_public_database_fails_naming_resource_rule_seed_and_fix() {
     let r = verify(&p, &["--estate", "chatwoot", "--env", "prod"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     for want in [
-        "chatwoot/prod: 40 rules",
+        "chatwoot/prod: 41 rules",
         "1 failed",
         "FAIL private.public-access (seed 000: \"All data services use private endpoints\"",
         "data.postgres: flexibleServers `chatwoot-prod-psql-eastus` does not disable public network access",
@@ -102,7 +102,7 @@ fn a_public_database_fails_naming_resource_rule_seed_and_fix() {
     assert_eq!(r.code, 1);
     let x = std::fs::read_to_string(&xml).unwrap();
     assert!(
-        x.contains(r#"<testsuite name="chatwoot/prod" tests="40" failures="1">"#),
+        x.contains(r#"<testsuite name="chatwoot/prod" tests="41" failures="1">"#),
         "{x}"
     );
     assert!(

@@ -57,6 +57,13 @@ pub struct Floor {
     pub rotation_notice_days: Option<u32>,
     /// The regions any resource may be placed in (`global` always may).
     pub allowed_regions: Vec<String>,
+    /// The naming convention of regional resources; the one form statectl
+    /// checks is `{product}-{environment}-{service}-{region}` (seed 001),
+    /// with the estate's name as the product.
+    pub naming: Option<String>,
+    /// Vaults whose secrets the seed lets rotate by hand (`rotation =
+    /// "manual"`); every other secret needs an automatic interval.
+    pub manual_rotation_vaults: Vec<Address>,
     /// The longest a live stack may go without a restore drill (seed 000
     /// "Monthly restore testing", seed 001 "Quarterly full failover drills").
     pub drill_every: Option<Interval>,
@@ -124,8 +131,11 @@ impl Floor {
             backup_retention_days,
             secret_rotation_days,
             rotation_notice_days,
+            naming,
             drill_every
         );
+        self.manual_rotation_vaults
+            .extend(over.manual_rotation_vaults.iter().cloned());
         if !over.allowed_regions.is_empty() {
             self.allowed_regions = over.allowed_regions;
         }

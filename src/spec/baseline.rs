@@ -45,8 +45,13 @@ const FLOOR_KEYS: &[&str] = &[
     "secret_rotation_days",
     "rotation_notice_days",
     "allowed_regions",
+    "naming",
+    "manual_rotation_vaults",
     "drill_every",
 ];
+
+/// The naming forms `naming` may take.
+pub(crate) const NAMING_FORMS: &[&str] = &["{product}-{environment}-{service}-{region}"];
 const REQUIRE_KEYS: &[&str] = &["rule", "resource", "type", "properties", "seed"];
 
 /// The whole baseline; every problem in the file is pushed to `errs`.
@@ -183,6 +188,42 @@ fn read_layer(
         secret_rotation_days: days("secret_rotation_days", errs),
         rotation_notice_days: days("rotation_notice_days", errs),
         allowed_regions,
+        naming: lookup(t, "naming").and_then(|v| {
+            let n = opt(as_str(file, v, &key("naming")), errs)?;
+            if NAMING_FORMS.contains(&n) {
+                Some(n.to_string())
+            } else {
+                errs.push(
+                    SpecError::at(
+                        K::InvalidValue,
+                        file,
+                        &v.span(),
+                        key("naming"),
+                        format!("`{n}` is not a naming form statectl checks"),
+                    )
+                    .help(format!("write one of: {}", NAMING_FORMS.join(", "))),
+                );
+                None
+            }
+        }),
+        manual_rotation_vaults: texts("manual_rotation_vaults", errs)
+            .iter()
+            .filter_map(|a| {
+                a.parse::<Address>()
+                    .map_err(|e| {
+                        errs.push(SpecError::at(
+                            K::InvalidValue,
+                            file,
+                            &lookup(t, "manual_rotation_vaults")
+                                .map(|v| v.span())
+                                .unwrap_or_default(),
+                            key("manual_rotation_vaults"),
+                            e.to_string(),
+                        ))
+                    })
+                    .ok()
+            })
+            .collect(),
         drill_every: span("drill_every", errs),
         requires: Vec::new(),
     }

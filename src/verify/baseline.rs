@@ -41,6 +41,9 @@ pub(super) fn check(estate: &Estate, floor: &Floor, wanted: &dyn Fn(&str) -> boo
     if wanted("prod") && !floor.allowed_regions.is_empty() {
         regions(estate, floor, &mut out);
     }
+    if wanted("naming") && floor.naming.is_some() {
+        naming(estate, &mut out);
+    }
     for req in &floor.requires {
         if wanted(req.rule.split('.').next().unwrap_or_default()) {
             requirement(estate, req, &mut out);
@@ -288,6 +291,44 @@ fn regions(estate: &Estate, floor: &Floor, out: &mut Vec<Finding>) {
                     floor.allowed_regions.join(", "),
                     floor.origin
                 ),
+            ));
+        }
+    }
+}
+
+/// Types whose names Azure restricts (no hyphens, global uniqueness, short)
+/// or that the seed names itself, so the convention cannot apply.
+const NAMING_EXEMPT: &[&str] = &[
+    "Microsoft.Storage/storageAccounts",
+    "Microsoft.ContainerRegistry/registries",
+    "Microsoft.KeyVault/vaults",
+    "Microsoft.Web/sites/slots",
+];
+
+/// Regional resources named `{product}-{environment}-{service}-{region}`
+/// (seed 001), with the estate as the product and the resource's own
+/// location as the region.
+fn naming(estate: &Estate, out: &mut Vec<Finding>) {
+    let env = &estate.environment.name;
+    for r in estate.resources().values() {
+        let Some(loc) = r.property("location").and_then(Value::as_str) else {
+            continue;
+        };
+        if loc == "global" || NAMING_EXEMPT.contains(&r.arm_type.as_str()) {
+            continue;
+        }
+        let prefix = format!("{}-{env}-", estate.name);
+        let suffix = format!("-{loc}");
+        let service = r
+            .name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(&suffix));
+        if service.is_none_or(str::is_empty) {
+            out.push(Finding::new(
+                "naming.convention",
+                Some(&r.address),
+                format!("`{}` does not follow `{}-{env}-<service>-{loc}`", r.name, estate.name),
+                format!("name it `{prefix}<service>{suffix}` (seed 001: \"{{product}}-{{environment}}-{{service}}-{{region}}\")"),
             ));
         }
     }

@@ -203,6 +203,11 @@ pub const RULES: &[Rule] = &[
         checks: "database backups are kept at least as long as the baseline says",
     },
     Rule {
+        id: "naming.convention",
+        seed: "seed 001: \"Resource Naming Convention\", \"Pattern: {product}-{environment}-{service}-{region}\"",
+        checks: "where the baseline sets the convention, every regional resource is named by it (types whose names Azure restricts aside)",
+    },
+    Rule {
         id: "monitoring.alerts",
         seed: "seed 000: \"Metric Alerts: CPU, memory, and availability monitoring\", \"Action Groups: Email and webhook notifications\"; seed 004: \"High resource usage (>80%)\"",
         checks: "the alerts the baseline requires exist; every alert is on, notifies an action group that emails someone, and fires on resource usage at 80% or lower",

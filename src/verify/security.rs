@@ -395,7 +395,11 @@ fn per_resource(r: &Resource, floor: &Floor) -> Vec<Finding> {
         "Microsoft.KeyVault/vaults/secrets" => {
             if let Some(days) = floor.secret_rotation_days {
                 let every = r.property("rotation_interval_days").and_then(Value::as_int);
-                let manual = r.property("rotation").and_then(Value::as_str) == Some("manual");
+                // Manual rotation only where the seed makes it so (seed 001:
+                // the shared vault, "Platform Lead only, manual rotation").
+                let manual = r.property("rotation").and_then(Value::as_str) == Some("manual")
+                    && super::target(r.property("parent"))
+                        .is_some_and(|v| floor.manual_rotation_vaults.contains(v));
                 if every.is_some()
                     && let Some(notice) = floor.rotation_notice_days
                     && r.property("notify_before_expiry_days")

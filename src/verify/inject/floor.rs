@@ -94,6 +94,11 @@ pub const FAULTS: &[Fault] = &[
         what: "a role assignment the seed requires is deleted",
     },
     Fault {
+        id: "misnamed",
+        rule: "naming.convention",
+        what: "a resource is named outside the naming convention",
+    },
+    Fault {
         id: "required-alert-removed",
         rule: "monitoring.alerts",
         what: "an alert the seed requires is deleted",
@@ -218,6 +223,28 @@ pub(super) fn inject(
         "short-backup-retention" if floor.backup_retention_days.is_some_and(|d| d > 7) => {
             let a = first("Microsoft.DBforPostgreSQL/flexibleServers", &primary_pg)?;
             edit(a, "backup_retention_days", Some(Value::Int(7)))
+        }
+        "misnamed" if floor.naming.is_some() => {
+            let a = estate
+                .resources()
+                .values()
+                .find(|r| {
+                    r.arm_type == "Microsoft.Resources/resourceGroups"
+                        && r.property("location").is_some()
+                })
+                .map(|r| r.address.clone())
+                .ok_or_else(na)?;
+            let e = estate
+                .with_resources(|rs| {
+                    if let Some(r) = rs.get_mut(&a) {
+                        r.name = "rg-misnamed".into();
+                    }
+                })
+                .map_err(|e| InjectError::Graph(f.id, e.to_string()))?;
+            Ok(Injected {
+                estate: e,
+                address: Some(a),
+            })
         }
         "required-role-removed" | "federation-removed" | "required-alert-removed" => {
             // A required resource removed, with the `depends_on` entries
