@@ -97,15 +97,17 @@ pub struct Requirement {
 pub enum Expect {
     /// This exact text (or the text of a boolean or number).
     Equals(String),
-    /// A reference to this resource (written `@module.name`).
-    References(Address),
+    /// A reference to this resource (written `@module.name`), to this
+    /// attribute of it when given (`@module.name.attr`).
+    References(Address, Option<String>),
 }
 
 impl std::fmt::Display for Expect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Expect::Equals(s) => write!(f, "{s:?}"),
-            Expect::References(a) => write!(f, "a reference to `{a}`"),
+            Expect::References(a, None) => write!(f, "a reference to `{a}`"),
+            Expect::References(a, Some(attr)) => write!(f, "a reference to `{a}.{attr}`"),
         }
     }
 }

@@ -297,7 +297,18 @@ fn read_require(
                 _ => {
                     let s = opt(as_str(file, v, &kp), errs)?;
                     match s.strip_prefix('@') {
-                        Some(a) => Expect::References(address(file, a, &v.span(), &kp, errs)?),
+                        Some(a) => {
+                            let mut parts = a.splitn(3, '.');
+                            let (m, n, attr) = (
+                                parts.next().unwrap_or_default(),
+                                parts.next().unwrap_or_default(),
+                                parts.next(),
+                            );
+                            Expect::References(
+                                address(file, &format!("{m}.{n}"), &v.span(), &kp, errs)?,
+                                attr.map(str::to_string),
+                            )
+                        }
                         None => Expect::Equals(s.to_string()),
                     }
                 }

@@ -25,6 +25,20 @@ const EXCEPTION_KEYS: &[&str] = &[
     "mitigated_by",
 ];
 
+/// Rules whose exceptions may cover a module or the whole estate (`*`):
+/// those whose findings are about the estate as a whole (an RTO estimate, a
+/// drill cadence, a budget) and the apply gate's, where decommissioning a
+/// module is one approved change. Every other exception names a resource,
+/// so that widening it cannot hide an unrelated regression.
+const WIDE_SCOPE_RULES: &[&str] = &[
+    "recovery.rto",
+    "recovery.drill",
+    "cost.budget",
+    "prod.destroy-protection",
+    "prod.maintenance-window",
+    "prod.promotion-gate",
+];
+
 /// Every well-formed `[[exception]]`; the others are reported in `errs`.
 pub(super) fn read_exceptions(
     file: &SourceFile,
@@ -56,7 +70,21 @@ fn read_exception(
     let sp = item.span();
     let text = |k: &str, errs: &mut Vec<SpecError>| required_text(file, t, &sp, p, k, errs);
     let rule = text("rule", errs);
-    let scope = text("scope", errs).and_then(|(s, span)| parse_scope(file, p, &s, &span, errs));
+    let scope = text("scope", errs).and_then(|(s, span)| {
+        let scope = parse_scope(file, p, &s, &span, errs)?;
+        let wide = !matches!(scope, ExceptionScope::Resource(_));
+        if let Some((r, _)) = &rule
+            && wide
+            && !WIDE_SCOPE_RULES.contains(&r.as_str())
+        {
+            errs.push(
+                SpecError::at(K::InvalidValue, file, &span, join(p, "scope"), format!("an exception to `{r}` must name the resource it covers, not `{s}`"))
+                    .help("write the resource's address, e.g. `data.redis`; one exception per resource keeps a later regression elsewhere a finding"),
+            );
+            return None;
+        }
+        Some(scope)
+    });
     let justification = text("justification", errs);
     let approver = text("approver", errs);
     let expires = text("expires", errs).and_then(|(s, span)| parse_expiry(file, p, s, &span, errs));
@@ -241,19 +269,31 @@ mod tests {
 
     #[test]
     fn scopes() {
-        for (text, ok) in [
-            ("*", true),
-            ("module.data", true),
-            ("module.Data", false),
-            ("data", false),
-            ("data.redis.x", false),
+        // A resource-level rule names its resource; an estate-wide one may be wide.
+        let wide = ONE.replace("private-endpoints", "prod.destroy-protection");
+        for (base, text, ok) in [
+            (wide.as_str(), "*", true),
+            (wide.as_str(), "module.data", true),
+            (ONE, "*", false),
+            (ONE, "module.data", false),
+            (ONE, "module.Data", false),
+            (ONE, "data", false),
+            (ONE, "data.redis.x", false),
         ] {
-            let (out, errs) = read(&ONE.replace("data.redis", text));
+            let (out, errs) = read(&base.replace("data.redis", text));
             assert_eq!(out.len() == 1, ok, "{text}: {errs:?}");
             if !ok {
                 assert_eq!(errs[0].detail().key, "exception[0].scope");
             }
         }
+        let (_, errs) = read(&ONE.replace("data.redis", "*"));
+        assert!(
+            errs[0]
+                .detail()
+                .message
+                .contains("must name the resource it covers"),
+            "{errs:?}"
+        );
     }
 
     #[test]

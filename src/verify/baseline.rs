@@ -386,11 +386,16 @@ fn requirement(estate: &Estate, req: &crate::model::Requirement, out: &mut Vec<F
     for (path, want) in &req.properties {
         let have = r.property(path);
         let ok = match want {
-            Expect::Equals(s) => have.is_some_and(|v| text(v).as_deref() == Some(s.as_str())),
-            Expect::References(a) => {
+            Expect::Equals(s) => {
+                let want = s.replace("{env}", &estate.environment.name);
+                have.is_some_and(|v| text(v).as_deref() == Some(want.as_str()))
+            }
+            Expect::References(a, attr) => {
                 let mut hit = false;
                 if let Some(v) = have {
-                    v.for_each_ref(&mut |x| hit |= &x.address == a);
+                    v.for_each_ref(&mut |x| {
+                        hit |= &x.address == a && attr.as_ref().is_none_or(|t| *t == x.attr);
+                    });
                 }
                 hit
             }

@@ -43,7 +43,14 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
                 "set `action_group_ids = [\"${<module>.<action_group>.id}\"]`",
             );
         }
-        for c in criteria(a.property("criteria")) {
+        let all = criteria(a.property("criteria"));
+        if all.is_empty() {
+            push(
+                format!("alert `{}` has no criteria: it watches nothing", a.name),
+                "add `criteria = { metric_name = ..., operator = ..., threshold = ... }`",
+            );
+        }
+        for c in all {
             let usage = c
                 .get_path("metric_name")
                 .and_then(Value::as_str)
@@ -54,6 +61,24 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
                 Some(Value::Float(f)) => Some(*f),
                 _ => None,
             };
+            if threshold.is_none() {
+                push(
+                    format!(
+                        "alert `{}` has no numeric threshold: it can never fire as meant",
+                        a.name
+                    ),
+                    "set `threshold` to a number",
+                );
+            }
+            if usage && !above {
+                push(
+                    format!(
+                        "alert `{}` watches resource usage but does not fire when it rises",
+                        a.name
+                    ),
+                    "set `operator = \"GreaterThan\"`",
+                );
+            }
             if usage && above && threshold.is_some_and(|t| t > USAGE_THRESHOLD) {
                 push(
                     format!(
@@ -70,12 +95,22 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
         let emails = g
             .property("email_receivers")
             .and_then(Value::as_list)
-            .is_some_and(|l| !l.is_empty());
+            .is_some_and(|l| {
+                l.iter().any(|r| {
+                    r.get_path("email_address")
+                        .and_then(Value::as_str)
+                        .is_some_and(|e| e.contains('@'))
+                })
+            })
+            && g.property("enabled") != Some(&Value::Bool(false));
         if !emails {
             out.push(Finding::new(
                 "monitoring.alerts",
                 Some(&g.address),
-                format!("action group `{}` emails no one", g.name),
+                format!(
+                    "action group `{}` emails no one (no address, or switched off)",
+                    g.name
+                ),
                 "add an `email_receivers` entry (the on-call address)",
             ));
         }

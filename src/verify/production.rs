@@ -2,8 +2,20 @@ use super::{Finding, target};
 use crate::catalog::{self, Backup};
 use crate::model::{Estate, Floor, Value};
 
+/// How many distinct real zones (1, 2, 3) a zone list names: `["1", "1",
+/// "1"]` is one zone written three times.
 fn zone_count(v: &Value) -> Option<usize> {
-    v.as_list().map(<[Value]>::len)
+    let zones: std::collections::BTreeSet<String> = v
+        .as_list()?
+        .iter()
+        .filter_map(|z| match z {
+            Value::String(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            _ => None,
+        })
+        .filter(|z| matches!(z.as_str(), "1" | "2" | "3"))
+        .collect();
+    Some(zones.len())
 }
 
 pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
@@ -158,7 +170,7 @@ fn zones(r: &crate::model::Resource, out: &mut Vec<Finding>) {
             && zone_count(z).is_none_or(|n| n < 3)
         {
             push(
-                format!("`{path}` spans fewer than 3 zones"),
+                format!("`{path}` spans fewer than 3 distinct zones (1, 2, 3)"),
                 fix_zones(path),
             );
         }

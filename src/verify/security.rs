@@ -10,9 +10,14 @@ const TLS_TYPES: &[&str] = &[
     "Microsoft.Cache/redis",
     "Microsoft.DBforPostgreSQL/flexibleServers",
     "Microsoft.Web/sites",
+    "Microsoft.Web/sites/slots",
 ];
 /// Types that must refuse plain HTTP.
-const HTTPS_TYPES: &[&str] = &["Microsoft.Storage/storageAccounts", "Microsoft.Web/sites"];
+const HTTPS_TYPES: &[&str] = &[
+    "Microsoft.Storage/storageAccounts",
+    "Microsoft.Web/sites",
+    "Microsoft.Web/sites/slots",
+];
 fn tls_ok(v: &str) -> bool {
     let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
     // "1.2", "TLS1_2", "1.3", "TLS1_3"
@@ -43,13 +48,94 @@ fn literal_secrets(prefix: &str, v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Credentials written into text, whatever the key is called: connection
+/// strings with a key or password, URLs with a user and password.
+fn credential_in(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    if [
+        "accountkey=",
+        "accesskey=",
+        "sharedaccesskey=",
+        "password=",
+        "pwd=",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
+    {
+        return true;
+    }
+    // scheme://user:password@host
+    t.split("://").skip(1).any(|rest| {
+        let auth = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        auth.split_once('@')
+            .is_some_and(|(cred, _)| cred.contains(':') && !cred.ends_with(':'))
+    })
+}
+
+/// Secrets that reach a resource's configuration outside Key Vault:
+/// credentials in literal text, and references to another resource's
+/// sensitive attributes (its keys, connection strings), which would be
+/// copied in clear. A Key Vault secret's own value is where they belong.
+fn embedded_secrets(estate: &Estate, r: &Resource) -> Vec<String> {
+    let mut out = Vec::new();
+    let vault_secret = r.arm_type == "Microsoft.KeyVault/vaults/secrets";
+    for (k, v) in &r.properties {
+        let mut texts: Vec<&str> = Vec::new();
+        collect_text(v, &mut texts);
+        if texts.iter().any(|t| credential_in(t)) {
+            out.push(format!("`{k}` holds a credential in its text"));
+        }
+        if vault_secret {
+            continue;
+        }
+        v.for_each_ref(&mut |x| {
+            let sensitive = estate
+                .resource(&x.address)
+                .and_then(|t| catalog::lookup(&t.arm_type).ok())
+                .is_some_and(|rt| rt.sensitive.contains(&x.attr.as_str()));
+            if sensitive {
+                out.push(format!(
+                    "`{k}` copies `{}.{}`, a secret, into plain configuration",
+                    x.address, x.attr
+                ));
+            }
+        });
+    }
+    out
+}
+
+/// Every literal text inside a value (strings and the text of templates).
+fn collect_text<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Template(segs) => {
+            for s in segs {
+                if let crate::model::Segment::Lit(t) = s {
+                    out.push(t);
+                }
+            }
+        }
+        Value::List(l) => l.iter().for_each(|x| collect_text(x, out)),
+        Value::Map(m) => m.values().for_each(|x| collect_text(x, out)),
+        _ => {}
+    }
+}
+
 /// The resources a diagnostic setting sends to a Log Analytics workspace,
 /// found in one pass (asking per resource made `verify` quadratic).
 fn diagnosed(estate: &Estate) -> BTreeSet<&Address> {
     estate
         .of_type("Microsoft.Insights/diagnosticSettings")
         .filter(|d| {
-            target(d.property("log_analytics_workspace_id")).is_some_and(|w| {
+            // A setting that sends no log category sends nothing.
+            let logs = ["log_category_groups", "log_categories", "logs"]
+                .iter()
+                .any(|k| {
+                    d.property(k)
+                        .and_then(Value::as_list)
+                        .is_some_and(|l| !l.is_empty())
+                });
+            logs && target(d.property("log_analytics_workspace_id")).is_some_and(|w| {
                 estate
                     .resource(w)
                     .is_some_and(|wr| wr.arm_type == "Microsoft.OperationalInsights/workspaces")
@@ -64,7 +150,14 @@ pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
     let diagnosed = diagnosed(estate);
     let kv_days = floor.key_vault_soft_delete_days.unwrap_or(7);
     waf(estate, &mut out);
+    let gateway_nsgs = gateway_nsgs(estate);
+    least_privilege(estate, &mut out);
     for r in estate.resources().values() {
+        if r.arm_type == "Microsoft.Network/networkSecurityGroups" {
+            for why in open_to_internet(r, gateway_nsgs.contains(&r.address)) {
+                out.push(Finding::new("security.nsg", Some(&r.address), format!("network security group `{}`: {why}", r.name), "let the internet reach only the gateway's subnet, on 443 (and its GatewayManager ports); reach everything else from the VNet"));
+            }
+        }
         // A version written (or set in the portal) as a number is still one.
         let tls = r.property("minimum_tls_version").and_then(|v| match v {
             Value::String(s) => Some(s.clone()),
@@ -131,12 +224,37 @@ pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
             ));
         }
         out.extend(per_resource(r, floor));
+        if let Some(v) = r
+            .property("scm_minimum_tls_version")
+            .and_then(Value::as_str)
+            && !tls_ok(v)
+        {
+            out.push(Finding::new(
+                "security.tls",
+                Some(&r.address),
+                format!("the deployment endpoint accepts TLS {v}"),
+                "set `scm_minimum_tls_version = \"1.2\"`",
+            ));
+        }
+        if r.arm_type == "Microsoft.App/containerApps"
+            && r.property("ingress.allow_insecure_connections") == Some(&Value::Bool(true))
+        {
+            out.push(Finding::new(
+                "security.https-only",
+                Some(&r.address),
+                format!("container app `{}` accepts plain HTTP", r.name),
+                "set `allow_insecure_connections = false` in its ingress",
+            ));
+        }
         let mut secrets = Vec::new();
         literal_secrets(
             "properties",
             &Value::Map(r.properties.clone()),
             &mut secrets,
         );
+        for why in embedded_secrets(estate, r) {
+            out.push(Finding::new("security.no-secret-literals", Some(&r.address), why, "store the secret in Key Vault and reference it: \"@Microsoft.KeyVault(SecretUri=${<module>.<secret>.versionless_id})\""));
+        }
         for path in secrets {
             out.push(Finding::new("security.no-secret-literals", Some(&r.address), format!("`{path}` holds a literal secret"), "store the secret in Key Vault and reference it: \"@Microsoft.KeyVault(SecretUri=${<module>.<secret>.versionless_id})\""));
         }
@@ -186,7 +304,7 @@ struct Switch {
 /// the rule (seed 002 "managed identities are used for authentication
 /// between services"), plain-text ports and FTP (seed 001 "HTTPS only"),
 /// public blobs (seed 001 "no public storage").
-fn switches() -> [Switch; 7] {
+fn switches() -> [Switch; 13] {
     let on = || Value::Bool(true);
     [
         Switch {
@@ -238,7 +356,7 @@ fn switches() -> [Switch; 7] {
             ty: "Microsoft.Web/sites",
             key: "ftps_state",
             weak: Value::String("AllAllowed".into()),
-            absent_weak: false,
+            absent_weak: true,
             rule: "security.https-only",
             what: "plain FTP deployment is allowed",
             fix: "set `ftps_state = \"Disabled\"`",
@@ -247,10 +365,64 @@ fn switches() -> [Switch; 7] {
             ty: "Microsoft.Storage/storageAccounts",
             key: "allow_nested_items_to_be_public",
             weak: on(),
-            absent_weak: false,
+            absent_weak: true,
             rule: "private.containers",
             what: "the account lets containers be made public",
             fix: "set `allow_nested_items_to_be_public = false`",
+        },
+        Switch {
+            ty: "Microsoft.Web/sites/slots",
+            key: "ftps_state",
+            weak: Value::String("AllAllowed".into()),
+            absent_weak: true,
+            rule: "security.https-only",
+            what: "plain FTP deployment is allowed (ARM's default when `ftps_state` is left out)",
+            fix: "set `ftps_state = \"Disabled\"`",
+        },
+        Switch {
+            ty: "Microsoft.Cdn/profiles/endpoints",
+            key: "is_http_allowed",
+            weak: on(),
+            absent_weak: true,
+            rule: "security.https-only",
+            what: "the CDN endpoint serves plain HTTP (the default)",
+            fix: "set `is_http_allowed = false`",
+        },
+        Switch {
+            ty: "Microsoft.ContainerRegistry/registries",
+            key: "anonymous_pull_enabled",
+            weak: on(),
+            absent_weak: false,
+            rule: "private.public-access",
+            what: "anyone may pull images without signing in",
+            fix: "remove `anonymous_pull_enabled` (off by default)",
+        },
+        Switch {
+            ty: "Microsoft.Storage/storageAccounts",
+            key: "shared_access_key_enabled",
+            weak: on(),
+            absent_weak: false,
+            rule: "security.local-auth",
+            what: "shared access keys are switched on",
+            fix: "set `shared_access_key_enabled = false`; use a managed identity",
+        },
+        Switch {
+            ty: "Microsoft.ContainerService/managedClusters",
+            key: "local_account_disabled",
+            weak: Value::Bool(false),
+            absent_weak: false,
+            rule: "security.local-auth",
+            what: "the cluster's local admin account is enabled",
+            fix: "set `local_account_disabled = true` (Entra ID sign-in only)",
+        },
+        Switch {
+            ty: "Microsoft.ContainerService/managedClusters",
+            key: "role_based_access_control_enabled",
+            weak: Value::Bool(false),
+            absent_weak: false,
+            rule: "security.local-auth",
+            what: "Kubernetes RBAC is switched off",
+            fix: "remove `role_based_access_control_enabled = false`",
         },
     ]
 }
@@ -258,7 +430,7 @@ fn switches() -> [Switch; 7] {
 /// Inbound rules of a network security group that let the internet in
 /// beyond HTTP(S) (seed 000 "Network security groups on all subnets": a
 /// group that allows everything protects nothing).
-fn open_to_internet(r: &Resource) -> Vec<String> {
+fn open_to_internet(r: &Resource, on_gateway_subnet: bool) -> Vec<String> {
     let Some(rules) = r.property("security_rules").and_then(Value::as_list) else {
         return Vec::new();
     };
@@ -267,19 +439,9 @@ fn open_to_internet(r: &Resource) -> Vec<String> {
             .and_then(Value::as_str)
             .map(str::to_ascii_lowercase)
     };
-    let mut out = Vec::new();
-    for rule in rules {
-        let inbound = text(rule, "direction").as_deref() == Some("inbound");
-        let allow = text(rule, "access").as_deref() == Some("allow");
-        let from_anywhere = matches!(
-            text(rule, "source_address_prefix").as_deref(),
-            Some("*" | "internet" | "0.0.0.0/0" | "any")
-        );
-        if !(inbound && allow && from_anywhere) {
-            continue;
-        }
-        let mut ports: Vec<String> = rule
-            .get_path("destination_port_ranges")
+    let list = |v: &Value, one: &str, many: &str| -> Vec<String> {
+        let mut out: Vec<String> = v
+            .get_path(many)
             .and_then(Value::as_list)
             .map(|l| {
                 l.iter()
@@ -288,25 +450,78 @@ fn open_to_internet(r: &Resource) -> Vec<String> {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(p) = rule
-            .get_path("destination_port_range")
-            .and_then(Value::as_str)
-        {
-            ports.push(p.to_string());
+        if let Some(p) = v.get_path(one).and_then(Value::as_str) {
+            out.push(p.to_string());
         }
-        let wide: Vec<String> = ports
-            .into_iter()
-            .filter(|p| p != "443" && p != "80")
-            .collect();
-        if !wide.is_empty() {
-            let name = text(rule, "name").unwrap_or_default();
+        out
+    };
+    let mut out = Vec::new();
+    for rule in rules {
+        let inbound = text(rule, "direction").as_deref() == Some("inbound");
+        let allow = text(rule, "access").as_deref() == Some("allow");
+        if !(inbound && allow) {
+            continue;
+        }
+        let sources = list(rule, "source_address_prefix", "source_address_prefixes");
+        let outside: Vec<&String> = sources.iter().filter(|s| !inside(s)).collect();
+        if outside.is_empty() {
+            continue;
+        }
+        let ports = list(rule, "destination_port_range", "destination_port_ranges");
+        let web_only = !ports.is_empty() && ports.iter().all(|p| p == "443" || p == "80");
+        let name = text(rule, "name").unwrap_or_default();
+        let from = outside
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !web_only {
             out.push(format!(
-                "rule `{name}` lets the internet reach port(s) {}",
-                wide.join(", ")
+                "rule `{name}` lets {from} reach port(s) {}",
+                ports.join(", ")
+            ));
+        } else if !on_gateway_subnet {
+            out.push(format!(
+                "rule `{name}` lets {from} reach a subnet that is not the gateway's"
             ));
         }
     }
     out
+}
+
+/// Sources inside the estate's network: the VNet, Azure's load balancer
+/// and gateway manager, private (RFC 1918) ranges.
+fn inside(source: &str) -> bool {
+    let s = source.to_ascii_lowercase();
+    if matches!(
+        s.as_str(),
+        "virtualnetwork" | "azureloadbalancer" | "gatewaymanager"
+    ) {
+        return true;
+    }
+    let Some((ip, len)) = s.split_once('/') else {
+        return false;
+    };
+    let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
+    let len: u8 = len.parse().unwrap_or(0);
+    match octets.as_slice() {
+        [10, ..] => len >= 8,
+        [172, b, ..] => (16..=31).contains(b) && len >= 12,
+        [192, 168, ..] => len >= 16,
+        _ => false,
+    }
+}
+
+/// The network security groups of subnets an Application Gateway sits in:
+/// the only ones the internet may reach (on 443).
+fn gateway_nsgs(estate: &Estate) -> BTreeSet<Address> {
+    estate
+        .of_type("Microsoft.Network/applicationGateways")
+        .filter_map(|g| target(g.property("subnet_id")))
+        .filter_map(|s| estate.resource(s))
+        .filter_map(|s| target(s.property("network_security_group_id")))
+        .cloned()
+        .collect()
 }
 
 /// The one-resource checks of the security family beyond TLS, HTTPS, Key
@@ -329,13 +544,6 @@ fn per_resource(r: &Resource, floor: &Floor) -> Vec<Finding> {
                 sw.fix,
             ));
         }
-    }
-    for why in if r.arm_type == "Microsoft.Network/networkSecurityGroups" {
-        open_to_internet(r)
-    } else {
-        Vec::new()
-    } {
-        out.push(Finding::new("security.nsg", Some(&r.address), format!("network security group `{}`: {why}", r.name), "allow only 443 (and the gateway's GatewayManager ports) from the internet; reach everything else through the VNet"));
     }
     if r.arm_type == "Microsoft.ContainerService/managedClusters"
         && !matches!(
@@ -479,6 +687,7 @@ fn waf(estate: &Estate, out: &mut Vec<Finding>) {
                 "add `managed_rule_sets = [{ type = \"OWASP\", version = \"3.2\" }]`",
             ));
         }
+        waf_policy_settings(p, out);
     }
     for g in estate.of_type("Microsoft.Network/applicationGateways") {
         let waf_sku = g
@@ -492,6 +701,50 @@ fn waf(estate: &Estate, out: &mut Vec<Finding>) {
         let policy = target(g.property("firewall_policy_id"))
             .and_then(|a| estate.resource(a))
             .is_some_and(|p| p.arm_type == POLICY);
+        for (list, what) in [
+            ("http_listeners", "listener"),
+            ("backend_http_settings", "backend"),
+        ] {
+            for l in g
+                .property(list)
+                .and_then(Value::as_list)
+                .into_iter()
+                .flatten()
+            {
+                if l.get_path("protocol")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("Http"))
+                {
+                    let name = l.get_path("name").and_then(Value::as_str).unwrap_or("?");
+                    out.push(Finding::new(
+                        "security.https-only",
+                        Some(&g.address),
+                        format!("gateway `{}`: {what} `{name}` speaks plain HTTP", g.name),
+                        "use `protocol = \"Https\"` (port 443) with a certificate",
+                    ));
+                }
+            }
+        }
+        if let Some(v) = g
+            .property("ssl_policy.minimum_tls_version")
+            .and_then(Value::as_str)
+            && !tls_ok(v)
+        {
+            out.push(Finding::new("security.tls", Some(&g.address), format!("gateway `{}` accepts TLS {v}", g.name), "use `ssl_policy = { policy_type = \"Predefined\", policy_name = \"AppGwSslPolicy20220101\", minimum_tls_version = \"1.2\" }`"));
+        }
+        if let Some(n) = g.property("ssl_policy.policy_name").and_then(Value::as_str)
+            && (n.contains("2015") || n.contains("2017"))
+        {
+            out.push(Finding::new(
+                "security.tls",
+                Some(&g.address),
+                format!(
+                    "gateway `{}` uses the SSL policy {n}, which allows TLS 1.0",
+                    g.name
+                ),
+                "use `AppGwSslPolicy20220101` (TLS 1.2 and later)",
+            ));
+        }
         if waf_sku && !policy {
             out.push(Finding::new(
                 "security.waf",
@@ -503,9 +756,124 @@ fn waf(estate: &Estate, out: &mut Vec<Finding>) {
     }
 }
 
+/// Roles that hand over the whole scope, access control included.
+const OWNER_ROLES: &[&str] = &["Owner", "User Access Administrator"];
+
+/// Role assignments no wider than the job: no owner roles, and no data or
+/// secret roles on a whole resource group (seed 001 "Least-privilege access
+/// for all resources and identities"; seed 003 "Implement least privilege
+/// access control for all resources").
+fn least_privilege(estate: &Estate, out: &mut Vec<Finding>) {
+    for a in estate.of_type("Microsoft.Authorization/roleAssignments") {
+        let role = a
+            .property("role_definition_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if OWNER_ROLES.contains(&role) {
+            out.push(Finding::new("identity.roles", Some(&a.address), format!("`{}` grants {role}: control of the whole scope, access included", a.name), "grant the narrowest built-in role the job needs (Contributor, a data role) instead"));
+            continue;
+        }
+        let data_role = [
+            "Data",
+            "Secrets",
+            "Certificates",
+            "Key Vault",
+            "SignalR",
+            "Cognitive Services",
+        ]
+        .iter()
+        .any(|w| role.contains(w));
+        let on_group = target(a.property("scope"))
+            .and_then(|s| estate.resource(s))
+            .is_some_and(|s| s.arm_type == "Microsoft.Resources/resourceGroups");
+        if data_role && on_group {
+            out.push(Finding::new(
+                "identity.roles",
+                Some(&a.address),
+                format!("`{}` grants {role} on a whole resource group", a.name),
+                "scope it to the one resource it serves (`scope = \"${<module>.<resource>.id}\"`)",
+            ));
+        }
+    }
+}
+
+/// A WAF policy that is on, inspects bodies, runs OWASP CRS 3.x, and
+/// switches no rule group off (seed 004 "WAF: OWASP Top 10 protection").
+fn waf_policy_settings(p: &Resource, out: &mut Vec<Finding>) {
+    let mut push = |msg: String, fix: String| {
+        out.push(Finding::new("security.waf", Some(&p.address), msg, fix));
+    };
+    let sets: Vec<&Value> = p
+        .property("managed_rule_sets")
+        .and_then(Value::as_list)
+        .map(|l| l.iter().collect())
+        .unwrap_or_default();
+    for set in &sets {
+        let owasp = set
+            .get_path("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("OWASP"));
+        let major = set
+            .get_path("version")
+            .and_then(Value::as_str)
+            .and_then(|v| v.split('.').next()?.parse::<u32>().ok());
+        if owasp && major.is_none_or(|m| m < 3) {
+            push(
+                format!(
+                    "WAF policy `{}` runs an OWASP rule set older than CRS 3",
+                    p.name
+                ),
+                "set the OWASP rule set's `version = \"3.2\"`".into(),
+            );
+        }
+        if set
+            .get_path("rule_group_overrides")
+            .and_then(Value::as_list)
+            .is_some_and(|l| !l.is_empty())
+        {
+            push(
+                format!("WAF policy `{}` switches off OWASP rule groups", p.name),
+                "remove the `rule_group_overrides`, or cover the false positive with an exception"
+                    .into(),
+            );
+        }
+    }
+    for (key, what) in [
+        ("enabled", "is switched off"),
+        ("request_body_check", "does not inspect request bodies"),
+    ] {
+        if p.property(key) == Some(&Value::Bool(false)) {
+            push(
+                format!("WAF policy `{}` {what}", p.name),
+                format!("set `{key} = true`"),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_text_are_found_wherever_they_sit() {
+        for bad in [
+            "Endpoint=sb://x/;SharedAccessKey=abc",
+            "AccountEndpoint=https://a/;AccountKey=k==;",
+            "postgresql://admin:Rides4Her!@db.example:5432/app",
+            "Server=x;Password=p",
+        ] {
+            assert!(credential_in(bad), "{bad}");
+        }
+        for ok in [
+            "https://api.example/path",
+            "postgresql://db.example:5432/app",
+            "@Microsoft.KeyVault(SecretUri=https://kv/secrets/x)",
+            "sc://org/project/conn",
+        ] {
+            assert!(!credential_in(ok), "{ok}");
+        }
+    }
 
     #[test]
     fn tls_versions() {
