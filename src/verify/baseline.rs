@@ -384,7 +384,7 @@ fn requirement(estate: &Estate, req: &crate::model::Requirement, out: &mut Vec<F
         return;
     }
     for (path, want) in &req.properties {
-        let have = r.property(path);
+        let have = property_at(r, path);
         let ok = match want {
             Expect::Equals(s) => {
                 let want = s.replace("{env}", &estate.environment.name);
@@ -411,12 +411,40 @@ fn requirement(estate: &Estate, req: &crate::model::Requirement, out: &mut Vec<F
     }
 }
 
+/// A property by dotted path, where a segment may index a list
+/// (`criteria[0].metric_name`).
+fn property_at<'a>(r: &'a crate::model::Resource, path: &str) -> Option<&'a Value> {
+    let mut segs = path.split('.');
+    let first = segs.next()?;
+    let (name, idx) = split_index(first);
+    let mut cur = r.properties.get(name)?;
+    if let Some(i) = idx {
+        cur = cur.as_list()?.get(i)?;
+    }
+    for seg in segs {
+        let (name, idx) = split_index(seg);
+        cur = cur.as_map()?.get(name)?;
+        if let Some(i) = idx {
+            cur = cur.as_list()?.get(i)?;
+        }
+    }
+    Some(cur)
+}
+
+fn split_index(seg: &str) -> (&str, Option<usize>) {
+    match seg.strip_suffix(']').and_then(|s| s.split_once('[')) {
+        Some((name, i)) => (name, i.parse().ok()),
+        None => (seg, None),
+    }
+}
+
 /// The text of a scalar, as the baseline writes it.
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
         _ => None,
     }
 }

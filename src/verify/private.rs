@@ -40,6 +40,19 @@ pub(super) fn check(estate: &Estate) -> Vec<Finding> {
                 ));
             }
             for pe in endpoints {
+                if let Some(g) = pe.property("group_id").and_then(Value::as_str)
+                    && !g.eq_ignore_ascii_case(pl.group_id)
+                {
+                    out.push(Finding::new(
+                        "private.endpoint",
+                        Some(&pe.address),
+                        format!(
+                            "private endpoint for `{}` connects group `{g}`, not `{}`",
+                            r.address, pl.group_id
+                        ),
+                        format!("set `group_id = \"{}\"`", pl.group_id),
+                    ));
+                }
                 let zones: Vec<_> = refs(pe.property("private_dns_zone_ids"))
                     .into_iter()
                     .map(|z| &z.address)

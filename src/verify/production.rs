@@ -34,11 +34,16 @@ pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
             }
             let ok = match r.arm_type.as_str() {
                 "Microsoft.DBforPostgreSQL/flexibleServers" => {
+                    let dr = env.dr_region.as_deref();
+                    let in_dr = |x: &crate::model::Resource| {
+                        x.property("location").and_then(Value::as_str) == dr
+                            && x.property("create_mode").and_then(Value::as_str) != Some("Default")
+                    };
                     r.property("geo_redundant_backup_enabled") == Some(&Value::Bool(true))
-                        || estate
-                            .of_type(&r.arm_type)
-                            .any(|x| target(x.property("source_server_id")) == Some(&r.address))
-                        || r.property("source_server_id").is_some()
+                        || estate.of_type(&r.arm_type).any(|x| {
+                            target(x.property("source_server_id")) == Some(&r.address) && in_dr(x)
+                        })
+                        || (r.property("source_server_id").is_some() && in_dr(r))
                 }
                 "Microsoft.Storage/storageAccounts" => r
                     .property("account_replication_type")
@@ -47,10 +52,19 @@ pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
                         let k = k.to_ascii_uppercase();
                         k.contains("GRS") || k.contains("GZRS")
                     }),
-                "Microsoft.DocumentDB/databaseAccounts" => r
-                    .property("geo_locations")
-                    .and_then(Value::as_list)
-                    .is_some_and(|l| l.len() >= 2),
+                "Microsoft.DocumentDB/databaseAccounts" => {
+                    // A second location that is the DR region, and failover
+                    // to it without a person (seed 004 "Auto-failover").
+                    let locs: Vec<&str> = r
+                        .property("geo_locations")
+                        .and_then(Value::as_list)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|l| l.get_path("location").and_then(Value::as_str))
+                        .collect();
+                    locs.iter().any(|l| Some(*l) == env.dr_region.as_deref())
+                        && r.property("automatic_failover_enabled") == Some(&Value::Bool(true))
+                }
                 _ => {
                     r.property("geo_replication").is_some()
                         || r.property("linked_server_id").is_some()
@@ -73,6 +87,13 @@ pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
     }
     if floor.high_availability {
         high_availability(estate, &mut out);
+    }
+    // The standby that traffic fails over to is a production promise
+    // (dev and staging keep a DR region for their data only).
+    if let Some(dr) = env.dr_region.as_deref()
+        && floor.high_availability
+    {
+        traffic_failover(estate, dr, &mut out);
     }
     // Without a baseline that says so, production still declares the two
     // rules seed 004 states as absolutes.
@@ -220,6 +241,30 @@ fn zones(r: &crate::model::Resource, out: &mut Vec<Finding>) {
                     format!("set `zone_redundant = true` in geo_locations[{i}]"),
                 );
             }
+        }
+    }
+}
+
+/// A Traffic Manager profile in an environment with a DR region must be able
+/// to fail over to it: an enabled endpoint whose target sits in the DR
+/// region (seed 001: "Traffic Manager" routing East US to West US 2; seed
+/// 004: "Auto-failover").
+fn traffic_failover(estate: &Estate, dr: &str, out: &mut Vec<Finding>) {
+    for tm in estate.of_type("Microsoft.Network/trafficManagerProfiles") {
+        let ok = estate
+            .of_type("Microsoft.Network/trafficManagerProfiles/azureEndpoints")
+            .filter(|e| target(e.property("parent")) == Some(&tm.address))
+            .filter(|e| e.property("endpoint_status").and_then(Value::as_str) != Some("Disabled"))
+            .filter_map(|e| target(e.property("target_resource_id")))
+            .filter_map(|t| estate.resource(t))
+            .any(|t| t.property("location").and_then(Value::as_str) == Some(dr));
+        if !ok {
+            out.push(Finding::new(
+                "prod.multi-region",
+                Some(&tm.address),
+                format!("Traffic Manager `{}` has no enabled endpoint in the DR region {dr}", tm.name),
+                "add an azureEndpoints child, endpoint_status = \"Enabled\", targeting the standby in the DR region",
+            ));
         }
     }
 }
