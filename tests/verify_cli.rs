@@ -427,7 +427,7 @@ fn an_exception_whose_cited_mitigation_is_missing_covers_nothing_and_says_why() 
     let r = verify(&p, &stack);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("the exception at specs/chatwoot/exceptions.toml:20 does not apply: it cites `data.uploads.container_soft_delete_retention_days`, which the spec does not set"),
+        r.stdout.contains("the exception at specs/chatwoot/exceptions.toml:20 does not apply: it cites `data.uploads.container_soft_delete_retention_days >= 30`, which the spec does not hold"),
         "{}",
         r.stdout
     );
@@ -437,7 +437,7 @@ fn an_exception_whose_cited_mitigation_is_missing_covers_nothing_and_says_why() 
     p.write(
         "specs/chatwoot/exceptions.toml",
         &ex.replacen(
-            "\"data.uploads.soft_delete_retention_days\"",
+            "\"data.uploads.soft_delete_retention_days >= 30\"",
             "\"uploads\"",
             1,
         ),
@@ -453,5 +453,23 @@ fn an_exception_whose_cited_mitigation_is_missing_covers_nothing_and_says_why() 
         r.stderr.contains("`uploads` is not a resource property"),
         "{}",
         r.stderr
+    );
+    // A minimum the spec falls short of is not a mitigation.
+    p.write("specs/chatwoot/exceptions.toml", &ex);
+    p.write(
+        "specs/chatwoot/data.toml",
+        &data.replacen(
+            "\nsoft_delete_retention_days = 30\n",
+            "\nsoft_delete_retention_days = 1\n",
+            1,
+        ),
+    );
+    let r = verify(&p, &stack);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("it cites `data.uploads.soft_delete_retention_days >= 30`"),
+        "{}",
+        r.stdout
     );
 }

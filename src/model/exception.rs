@@ -32,9 +32,10 @@ pub struct PolicyException {
     /// for `recovery.rto`, whose finding is about the whole estate.
     pub up_to: Option<super::Interval>,
     /// The mitigations its justification relies on, as (resource, property
-    /// path) pairs (`mitigated_by = ["data.uploads.soft_delete_retention_days"]`):
-    /// each must be set in the estate, or the exception does not apply.
-    pub mitigated_by: Vec<(Address, String)>,
+    /// path, condition) (`mitigated_by = ["data.uploads.soft_delete_retention_days >= 30",
+    /// "data.rdb.network_rules.default_action = Deny"]`; a bare path means
+    /// "set"): each must hold in the estate, or the exception does not apply.
+    pub mitigated_by: Vec<(Address, String, Option<Condition>)>,
 }
 
 /// What an exception covers.
@@ -67,6 +68,24 @@ impl fmt::Display for ExceptionScope {
             ExceptionScope::All => f.write_str("*"),
             ExceptionScope::Module(m) => write!(f, "module.{m}"),
             ExceptionScope::Resource(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// What a cited mitigation must hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Condition {
+    /// Exactly this text (`= Deny`).
+    Equals(String),
+    /// A number at least this (`>= 30`).
+    AtLeast(i64),
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Condition::Equals(v) => write!(f, " = {v}"),
+            Condition::AtLeast(n) => write!(f, " >= {n}"),
         }
     }
 }

@@ -29,7 +29,7 @@ pub use baseline::{Baseline, Expect, Floor, Requirement};
 pub use digest::{Digest, DigestError};
 pub use environment::{Environment, MaintenanceWindow, Weekday, format_clock, parse_clock};
 pub use estate::Estate;
-pub use exception::{ExceptionScope, PolicyException};
+pub use exception::{Condition, ExceptionScope, PolicyException};
 pub use graph::{Graph, GraphError};
 pub use history::{
     AuditEntry, Checkpoint, Generation, GenerationKind, Outcome, Release, ReleaseEnv,

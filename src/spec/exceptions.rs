@@ -11,7 +11,7 @@ use super::source::SourceFile;
 use super::toml_access::{
     SValue, Span, as_array, as_str, as_table, check_keys, interval, join, lookup, opt, req,
 };
-use crate::model::{Address, ExceptionScope, PolicyException, check_identifier};
+use crate::model::{Address, Condition, ExceptionScope, PolicyException, check_identifier};
 
 const EXCEPTIONS_KEYS: &[&str] = &["exception"];
 const EXCEPTION_KEYS: &[&str] = &[
@@ -123,7 +123,7 @@ fn read_mitigations(
     v: &SValue<'_>,
     key: &str,
     errs: &mut Vec<SpecError>,
-) -> Vec<(Address, String)> {
+) -> Vec<(Address, String, Option<Condition>)> {
     let Some(items) = opt(as_array(file, v, key), errs) else {
         return Vec::new();
     };
@@ -133,19 +133,50 @@ fn read_mitigations(
         let Some(s) = opt(as_str(file, item, &k), errs) else {
             continue;
         };
-        let mut parts = s.splitn(3, '.');
+        let (target, cond) = match s.split_once(">=") {
+            Some((t, n)) => (
+                t.trim(),
+                n.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .map(Condition::AtLeast)
+                    .ok_or(()),
+            ),
+            None => match s.split_once('=') {
+                Some((t, v)) => (t.trim(), Ok(Condition::Equals(v.trim().to_string()))),
+                None => (s.trim(), Err(())),
+            },
+        };
+        let cond = match (s.contains('='), cond) {
+            (false, _) => None,
+            (true, Ok(c)) => Some(c),
+            (true, Err(())) => {
+                errs.push(
+                    SpecError::at(
+                        K::InvalidValue,
+                        file,
+                        &item.span(),
+                        k,
+                        format!("`{s}`: a minimum must be a whole number"),
+                    )
+                    .help("write e.g. \"data.uploads.soft_delete_retention_days >= 30\""),
+                );
+                continue;
+            }
+        };
+        let mut parts = target.splitn(3, '.');
         let parsed = match (parts.next(), parts.next(), parts.next()) {
             (Some(m), Some(r), Some(path)) if !path.is_empty() => format!("{m}.{r}")
                 .parse::<Address>()
                 .ok()
-                .map(|a| (a, path.to_string())),
+                .map(|a| (a, path.to_string(), cond)),
             _ => None,
         };
         match parsed {
             Some(m) => out.push(m),
             None => errs.push(
                 SpecError::at(K::InvalidValue, file, &item.span(), k, format!("`{s}` is not a resource property"))
-                    .help("write `<module>.<resource>.<property>`, e.g. \"data.uploads.soft_delete_retention_days\""),
+                    .help("write `<module>.<resource>.<property>`, optionally `= value` or `>= number`, e.g. \"data.uploads.soft_delete_retention_days >= 30\""),
             ),
         }
     }

@@ -232,19 +232,30 @@ pub fn rule_ids() -> Vec<&'static str> {
 /// The first mitigation `e` cites that `estate` does not set (absent,
 /// `false`, zero or empty), as `address.path`.
 fn missing_mitigation(estate: &Estate, e: &PolicyException) -> Option<String> {
-    use crate::model::Value;
+    use crate::model::{Condition, Value};
     e.mitigated_by
         .iter()
-        .find(|(a, path)| {
+        .find(|(a, path, cond)| {
             let v = estate.resource(a).and_then(|r| r.property(path));
-            match v {
-                None | Some(Value::Bool(false)) | Some(Value::Int(0)) => true,
-                Some(Value::String(s)) => s.is_empty(),
-                Some(Value::List(l)) => l.is_empty(),
-                Some(_) => false,
+            match (v, cond) {
+                (None, _) => true,
+                (Some(v), Some(Condition::Equals(want))) => match v {
+                    Value::String(s) => s != want,
+                    Value::Bool(b) => b.to_string() != *want,
+                    Value::Int(i) => i.to_string() != *want,
+                    _ => true,
+                },
+                (Some(v), Some(Condition::AtLeast(n))) => v.as_int().is_none_or(|i| i < *n),
+                (Some(Value::Bool(false) | Value::Int(0)), None) => true,
+                (Some(Value::String(s)), None) => s.is_empty(),
+                (Some(Value::List(l)), None) => l.is_empty(),
+                (Some(_), None) => false,
             }
         })
-        .map(|(a, path)| format!("{a}.{path}"))
+        .map(|(a, path, cond)| {
+            let c = cond.as_ref().map_or(String::new(), ToString::to_string);
+            format!("{a}.{path}{c}")
+        })
 }
 
 /// The rule with this id.
@@ -385,7 +396,7 @@ impl Report {
                         .find(|(e, _)| e.rule == f.rule && e.scope.covers(f.address.as_ref()))
                 {
                     f.message = format!(
-                        "{} (the exception at {} does not apply: it cites `{m}`, which the spec does not set)",
+                        "{} (the exception at {} does not apply: it cites `{m}`, which the spec does not hold)",
                         f.message, e.origin
                     );
                 }

@@ -233,6 +233,38 @@ fn zones(r: &crate::model::Resource, out: &mut Vec<Finding>) {
             );
         }
     }
+    // Three zones need three instances to stand in them.
+    for path in [
+        "default_node_pool.node_count",
+        "default_node_pool.min_count",
+        "min_count",
+        "worker_count",
+        "min_replicas",
+    ] {
+        if let Some(n) = r.property(path).and_then(Value::as_int)
+            && n < 3
+        {
+            push(
+                format!("`{path}` is {n}: fewer instances than the 3 zones they should stand in"),
+                format!(
+                    "set `{path}` to 3 or more in production (the environment's `instances_min`)"
+                ),
+            );
+        }
+    }
+    if r.arm_type == "Microsoft.SignalRService/signalR"
+        && r.property("sku")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.starts_with("Premium"))
+    {
+        push(
+            format!(
+                "SignalR `{}` runs on a tier without zone redundancy",
+                r.name
+            ),
+            "use a Premium SKU in production".into(),
+        );
+    }
     if let Some(locs) = r.property("geo_locations").and_then(Value::as_list) {
         for (i, l) in locs.iter().enumerate() {
             if l.get_path("zone_redundant") != Some(&Value::Bool(true)) {
