@@ -49,6 +49,8 @@ pub struct Floor {
     pub key_vault_soft_delete_days: Option<u32>,
     /// The least Log Analytics retention in days.
     pub log_retention_days: Option<u32>,
+    /// The least total (interactive and archive) log retention in days.
+    pub log_archive_days: Option<u32>,
     /// The least database backup retention in days.
     pub backup_retention_days: Option<u32>,
     /// The longest interval between automatic secret rotations, in days.
@@ -130,6 +132,7 @@ impl Floor {
             maintenance_window,
             key_vault_soft_delete_days,
             log_retention_days,
+            log_archive_days,
             backup_retention_days,
             secret_rotation_days,
             rotation_notice_days,

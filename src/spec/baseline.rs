@@ -41,6 +41,7 @@ const FLOOR_KEYS: &[&str] = &[
     "maintenance_window",
     "key_vault_soft_delete_days",
     "log_retention_days",
+    "log_archive_days",
     "backup_retention_days",
     "secret_rotation_days",
     "rotation_notice_days",
@@ -82,7 +83,10 @@ pub(super) fn read_baseline(
         }
         for (env, ev) in sub_tables(file, t, "environments", errs) {
             let ep = join(&join(&p, "environments"), &env);
-            let ef = read_layer(file, ev, &ep, &[], errs);
+            let mut ef = read_layer(file, ev, &ep, &["require"], errs);
+            if let Some(items) = ev.get_ref().as_table().and_then(|et| lookup(et, "require")) {
+                ef.requires = read_requires(file, items, &join(&ep, "require"), rules, errs);
+            }
             b.estate_environments.insert((estate.clone(), env), ef);
         }
         b.estates.insert(estate, f);
@@ -184,6 +188,7 @@ fn read_layer(
             .and_then(|v| opt(read_window(file, v), errs)),
         key_vault_soft_delete_days: days("key_vault_soft_delete_days", errs),
         log_retention_days: days("log_retention_days", errs),
+        log_archive_days: days("log_archive_days", errs),
         backup_retention_days: days("backup_retention_days", errs),
         secret_rotation_days: days("secret_rotation_days", errs),
         rotation_notice_days: days("rotation_notice_days", errs),

@@ -130,7 +130,12 @@ fn high_availability(estate: &Estate, out: &mut Vec<Finding>) {
         if r.property("source_server_id").is_some() {
             continue;
         }
-        if r.property("high_availability_enabled") != Some(&Value::Bool(true)) {
+        if r.property("sku_name")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.starts_with("B_"))
+        {
+            out.push(Finding::new("prod.high-availability", Some(&r.address), format!("`{}` runs on a Burstable SKU, which Azure offers no high-availability standby on", r.name), "use a General Purpose or Memory Optimized SKU (`GP_Standard_D2ds_v5`)"));
+        } else if r.property("high_availability_enabled") != Some(&Value::Bool(true)) {
             out.push(Finding::new("prod.high-availability", Some(&r.address), format!("`{}` runs without a high-availability standby", r.name), "set `high_availability_enabled = true` (the environment's `high_availability` variable)"));
         } else if r.property("high_availability_mode").and_then(Value::as_str)
             != Some("ZoneRedundant")
@@ -290,6 +295,32 @@ fn traffic_failover(estate: &Estate, dr: &str, out: &mut Vec<Finding>) {
             .filter_map(|e| target(e.property("target_resource_id")))
             .filter_map(|t| estate.resource(t))
             .any(|t| t.property("location").and_then(Value::as_str) == Some(dr));
+        // Seed 004 "Auto-failover: < 1 minute RTO": detection plus DNS TTL.
+        let ttl = tm.property("ttl").and_then(Value::as_int).unwrap_or(300);
+        let interval = tm
+            .property("monitor_config.interval_in_seconds")
+            .and_then(Value::as_int)
+            .unwrap_or(30);
+        let tolerated = tm
+            .property("monitor_config.tolerated_number_of_failures")
+            .and_then(Value::as_int)
+            .unwrap_or(3);
+        let failover = interval * (tolerated + 1) + ttl;
+        if failover > 60 {
+            out.push(Finding::new("prod.multi-region", Some(&tm.address), format!("Traffic Manager `{}` takes up to {failover} s to fail over (probes and TTL), over seed 004's 1 minute", tm.name), "lower `ttl` and the probe interval or tolerated failures so that interval x (failures + 1) + ttl <= 60"));
+        }
+        if tm
+            .property("monitor_config.protocol")
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.eq_ignore_ascii_case("HTTP"))
+        {
+            out.push(Finding::new(
+                "security.https-only",
+                Some(&tm.address),
+                format!("Traffic Manager `{}` probes over plain HTTP", tm.name),
+                "probe with `protocol = \"HTTPS\"` on 443",
+            ));
+        }
         if !ok {
             out.push(Finding::new(
                 "prod.multi-region",

@@ -81,7 +81,18 @@ pub(super) fn check(estate: &Estate, o: &Objectives, drills: &[RestoreReport]) -
         if !rt.stateful || rt.backup.is_none() {
             continue;
         }
-        match rpo_worst_case(rt, r) {
+        // Cosmos DB on periodic backups loses up to its interval (default
+        // 4 hours), whatever the catalog says of continuous backup.
+        let periodic = (r.arm_type == "Microsoft.DocumentDB/databaseAccounts"
+            && r.property("backup_policy.type").and_then(Value::as_str) == Some("Periodic"))
+        .then(|| {
+            let mins = r
+                .property("backup_policy.interval_in_minutes")
+                .and_then(Value::as_int)
+                .unwrap_or(240);
+            Interval::from_secs(u64::try_from(mins).unwrap_or(0).saturating_mul(60))
+        });
+        match periodic.or_else(|| rpo_worst_case(rt, r)) {
             Some(loss) if loss <= o.rpo => {}
             Some(loss) => out.push(Finding::new(
                 "recovery.rpo",
@@ -216,6 +227,15 @@ pub(super) fn check_retention(estate: &Estate, floor: &Floor) -> Vec<Finding> {
         return Vec::new();
     };
     let mut out = Vec::new();
+    // Cosmos DB's continuous backup keeps 7 or 30 days (Azure's most):
+    // the baseline's figure, capped at 30.
+    for r in estate.of_type("Microsoft.DocumentDB/databaseAccounts") {
+        if r.property("backup_policy.tier").and_then(Value::as_str) == Some("Continuous7Days")
+            && days > 7
+        {
+            out.push(Finding::new("recovery.backup-retention", Some(&r.address), format!("`{}` keeps 7 days of continuous backup, under the baseline's {days} (Azure allows 30)", r.name), "set `backup_policy = { type = \"Continuous\", tier = \"Continuous30Days\" }`"));
+        }
+    }
     for r in estate.of_type("Microsoft.DBforPostgreSQL/flexibleServers") {
         if r.property("source_server_id").is_some() {
             // A replica: its backups are its primary's.

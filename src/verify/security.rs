@@ -304,7 +304,7 @@ struct Switch {
 /// the rule (seed 002 "managed identities are used for authentication
 /// between services"), plain-text ports and FTP (seed 001 "HTTPS only"),
 /// public blobs (seed 001 "no public storage").
-fn switches() -> [Switch; 13] {
+fn switches() -> [Switch; 16] {
     let on = || Value::Bool(true);
     [
         Switch {
@@ -423,6 +423,33 @@ fn switches() -> [Switch; 13] {
             rule: "security.local-auth",
             what: "Kubernetes RBAC is switched off",
             fix: "remove `role_based_access_control_enabled = false`",
+        },
+        Switch {
+            ty: "Microsoft.Insights/components",
+            key: "local_authentication_disabled",
+            weak: Value::Bool(false),
+            absent_weak: false,
+            rule: "security.local-auth",
+            what: "instrumentation keys are accepted (local authentication on)",
+            fix: "set `local_authentication_disabled = true`; send telemetry with Entra ID",
+        },
+        Switch {
+            ty: "Microsoft.DBforPostgreSQL/flexibleServers",
+            key: "active_directory_auth_enabled",
+            weak: Value::Bool(false),
+            absent_weak: false,
+            rule: "security.local-auth",
+            what: "Entra ID sign-in is switched off (seed 003: \"Enable Azure AD authentication for all services\")",
+            fix: "set `active_directory_auth_enabled = true`",
+        },
+        Switch {
+            ty: "Microsoft.ContainerService/managedClusters",
+            key: "private_cluster_public_fqdn_enabled",
+            weak: Value::Bool(true),
+            absent_weak: false,
+            rule: "private.aks",
+            what: "the private cluster's API server name resolves publicly",
+            fix: "remove `private_cluster_public_fqdn_enabled` (off by default)",
         },
     ]
 }
@@ -584,7 +611,76 @@ fn per_resource(r: &Resource, floor: &Floor) -> Vec<Finding> {
                 "set `image_scanning_enabled = true` (Defender for Containers)".into(),
             );
         }
+        "Microsoft.KeyVault/vaults/certificates"
+            if r.property("key_size")
+                .and_then(Value::as_int)
+                .is_some_and(|k| k < 2048) =>
+        {
+            push(
+                "security.tls",
+                format!("certificate `{}` uses an RSA key under 2048 bits", r.name),
+                "set `key_size = 2048` (or more)".into(),
+            );
+        }
+        "Microsoft.App/containerApps" => {
+            for sec in r
+                .property("secrets")
+                .and_then(Value::as_list)
+                .into_iter()
+                .flatten()
+            {
+                if sec.get_path("value").is_some() {
+                    let name = sec.get_path("name").and_then(Value::as_str).unwrap_or("?");
+                    push(
+                        "security.no-secret-literals",
+                        format!("container app `{}` holds secret `{name}` inline", r.name),
+                        "reference it from Key Vault: `key_vault_secret_id = \"${<module>.<secret>.versionless_id}\"` with an identity".into(),
+                    );
+                }
+            }
+        }
         "Microsoft.OperationalInsights/workspaces" => {
+            if r.property("sku")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case("Free"))
+            {
+                push(
+                    "security.log-retention",
+                    format!(
+                        "workspace `{}` is on the Free tier: 7 days of retention and a daily cap",
+                        r.name
+                    ),
+                    "use `sku = \"PerGB2018\"`".into(),
+                );
+            }
+            if r.property("daily_quota_gb")
+                .is_some_and(|q| !matches!(q, Value::Int(-1)))
+            {
+                push(
+                    "security.log-retention",
+                    format!(
+                        "workspace `{}` has a daily cap: logs past it are dropped",
+                        r.name
+                    ),
+                    "remove `daily_quota_gb` (or set it to -1)".into(),
+                );
+            }
+            if let Some(days) = floor.log_archive_days {
+                let have = r
+                    .property("total_retention_in_days")
+                    .and_then(Value::as_int);
+                if have.is_none_or(|d| d < i64::from(days)) {
+                    push(
+                        "security.log-retention",
+                        format!(
+                            "workspace `{}` archives logs {} days, under the baseline's {days}",
+                            r.name,
+                            have.unwrap_or(0)
+                        ),
+                        format!("set `total_retention_in_days = {days}`"),
+                    );
+                }
+            }
             if let Some(days) = floor.log_retention_days {
                 let have = r.property("retention_in_days").and_then(Value::as_int);
                 if have.is_none_or(|d| d < i64::from(days)) {
@@ -744,6 +840,9 @@ fn waf(estate: &Estate, out: &mut Vec<Finding>) {
                 ),
                 "use `AppGwSslPolicy20220101` (TLS 1.2 and later)",
             ));
+        }
+        if !waf_sku {
+            out.push(Finding::new("security.waf", Some(&g.address), format!("gateway `{}` has no WAF (a Standard SKU)", g.name), "use `sku_name = \"WAF_v2\"` and `sku_tier = \"WAF_v2\"` with a WAF policy (seed 004: \"WAF: OWASP Top 10 protection\")"));
         }
         if waf_sku && !policy {
             out.push(Finding::new(
