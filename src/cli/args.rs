@@ -98,7 +98,7 @@ pub enum Command {
     #[command(subcommand)]
     Sim(SimCommand),
 
-    /// Check the documented guarantees: tags, private endpoints, ordering, RTO/RPO, cost, security, production rules.
+    /// Check the documented guarantees (tags, private access, ordering, RTO/RPO, cost, security, identities, alerts, production rules) against the baseline in policy/baseline.toml.
     #[command(
         after_help = "Every stack is judged against the organisation's baseline in policy/baseline.toml: a declaration looser than it (an RPO, a window, a switch of the environment, a required role assignment removed) is a finding no estate exception covers. Findings covered by an unexpired exception in specs/<estate>/exceptions.toml are excepted; an expired exception no longer applies. With --observed, the same rules judge what the provider reports now (a portal change that breaks a guarantee fails here; drift --fix puts it back). Exit status: 0 all pass, 1 findings.\n\nExamples:\n  statectl verify\n  statectl verify --estate chatwoot --env prod --rule private.endpoint\n  statectl verify --json > verify.json\n  statectl verify --junit verify-junit.xml\n  statectl verify --estate chatwoot --env prod --observed"
     )]
