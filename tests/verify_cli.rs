@@ -329,6 +329,8 @@ fn verify_observed_judges_what_the_cloud_holds_and_passes_again_after_drift_fix(
     assert_eq!(
         failing,
         [
+            // The subnet lost its NSG, and so the NSG protects nothing.
+            ("security.nsg".to_string(), "networking.nsg_aks".to_string()),
             (
                 "security.nsg".to_string(),
                 "networking.subnet_aks".to_string()

@@ -102,6 +102,10 @@ pub enum Expect {
     /// A reference to this resource (written `@module.name`), to this
     /// attribute of it when given (`@module.name.attr`).
     References(Address, Option<String>),
+    /// A number at least this (written `">= 30"`).
+    AtLeast(i64),
+    /// A number at most this (written `"<= 60"`).
+    AtMost(i64),
 }
 
 impl std::fmt::Display for Expect {
@@ -110,6 +114,8 @@ impl std::fmt::Display for Expect {
             Expect::Equals(s) => write!(f, "{s:?}"),
             Expect::References(a, None) => write!(f, "a reference to `{a}`"),
             Expect::References(a, Some(attr)) => write!(f, "a reference to `{a}.{attr}`"),
+            Expect::AtLeast(n) => write!(f, "at least {n}"),
+            Expect::AtMost(n) => write!(f, "at most {n}"),
         }
     }
 }

@@ -301,6 +301,18 @@ fn read_require(
                 toml::de::DeValue::Integer(i) => Expect::Equals(i.as_str().replace('_', "")),
                 _ => {
                     let s = opt(as_str(file, v, &kp), errs)?;
+                    let bound = |prefix: &str| {
+                        s.strip_prefix(prefix)
+                            .and_then(|n| n.trim().parse::<i64>().ok())
+                    };
+                    if let Some(n) = bound(">=") {
+                        properties.insert(k.get_ref().to_string(), Expect::AtLeast(n));
+                        continue;
+                    }
+                    if let Some(n) = bound("<=") {
+                        properties.insert(k.get_ref().to_string(), Expect::AtMost(n));
+                        continue;
+                    }
                     match s.strip_prefix('@') {
                         Some(a) => {
                             let mut parts = a.splitn(3, '.');

@@ -390,6 +390,8 @@ fn requirement(estate: &Estate, req: &crate::model::Requirement, out: &mut Vec<F
                 let want = s.replace("{env}", &estate.environment.name);
                 have.is_some_and(|v| text(v).as_deref() == Some(want.as_str()))
             }
+            Expect::AtLeast(n) => have.and_then(Value::as_int).is_some_and(|v| v >= *n),
+            Expect::AtMost(n) => have.and_then(Value::as_int).is_some_and(|v| v <= *n),
             Expect::References(a, attr) => {
                 let mut hit = false;
                 if let Some(v) = have {

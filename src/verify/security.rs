@@ -151,9 +151,16 @@ pub(super) fn check(estate: &Estate, floor: &Floor) -> Vec<Finding> {
     let kv_days = floor.key_vault_soft_delete_days.unwrap_or(7);
     waf(estate, &mut out);
     let gateway_nsgs = gateway_nsgs(estate);
+    let attached: BTreeSet<&Address> = estate
+        .of_type("Microsoft.Network/virtualNetworks/subnets")
+        .filter_map(|s| target(s.property("network_security_group_id")))
+        .collect();
     least_privilege(estate, &mut out);
     for r in estate.resources().values() {
         if r.arm_type == "Microsoft.Network/networkSecurityGroups" {
+            if !attached.contains(&r.address) {
+                out.push(Finding::new("security.nsg", Some(&r.address), format!("network security group `{}` protects no subnet: the subnet it was made for has lost it", r.name), "point the subnet's `network_security_group_id` back at it (or delete it)"));
+            }
             for why in open_to_internet(r, gateway_nsgs.contains(&r.address)) {
                 out.push(Finding::new("security.nsg", Some(&r.address), format!("network security group `{}`: {why}", r.name), "let the internet reach only the gateway's subnet, on 443 (and its GatewayManager ports); reach everything else from the VNet"));
             }
