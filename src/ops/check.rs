@@ -58,26 +58,16 @@ impl Project {
             let exceptions = loader.load_exceptions(&estate)?;
             let stack =
                 Stack::new(&estate, &env).map_err(|err| OpsError::Invalid(err.to_string()))?;
-            let (drills, past) = match &store {
-                Some(store) => (
-                    store.restores(&stack)?,
-                    history(store, &stack, self.clock()?.now())?,
-                ),
-                None => (
-                    Vec::new(),
-                    History {
-                        drill_age: verify::DrillAge::NotLive,
-                        previous: None,
-                    },
-                ),
+            let (past, previous) = match &store {
+                Some(store) => {
+                    let past = History::read(store, &stack, self.clock()?.now())?;
+                    let previous = past.previous(store, &stack)?;
+                    (past, previous)
+                }
+                None => (History::none(), None),
             };
             let floor = baseline.as_ref().map(|b| b.floor(&estate, &env));
-            let evidence = verify::Evidence {
-                drills: &drills,
-                baseline: floor.as_ref(),
-                drill_age: Some(past.drill_age),
-                previous: past.previous.as_ref().map(|(v, e)| (v.as_str(), e)),
-            };
+            let evidence = past.evidence(floor.as_ref(), previous.as_ref());
             reports.push(verify::verify_rules(
                 &e,
                 &exceptions,
@@ -115,7 +105,7 @@ impl<P: crate::provider::Provider + 'static> super::Ops<super::Cloud<P>> {
         rules: &[String],
         hooks: &mut dyn super::Hooks,
     ) -> Result<Option<ObservedReport>, OpsError> {
-        let check = match self.drift(stack, false, std::time::Duration::ZERO, hooks) {
+        let check = match self.compare(stack, false, std::time::Duration::ZERO, hooks) {
             Err(OpsError::NeverApplied { .. }) => return Ok(None),
             other => other?,
         };
@@ -153,14 +143,8 @@ impl<P: crate::provider::Provider + 'static> super::Ops<super::Cloud<P>> {
             .loader
             .load_baseline(&verify::rule_ids())?
             .map(|b| b.floor(&stack.estate, &stack.env));
-        let drills = self.store.restores(stack)?;
-        let past = history(&self.store, stack, self.clock.now())?;
-        let evidence = verify::Evidence {
-            drills: &drills,
-            baseline: floor.as_ref(),
-            drill_age: Some(past.drill_age),
-            previous: None,
-        };
+        let past = History::read(&self.store, stack, self.clock.now())?;
+        let evidence = past.evidence(floor.as_ref(), None);
         let today = crate::policy::today(self.clock.now());
         Ok(ObservedReport {
             report: verify::verify_rules(&seen, &exceptions, &today, &evidence, rules),
@@ -171,51 +155,83 @@ impl<P: crate::provider::Provider + 'static> super::Ops<super::Cloud<P>> {
     }
 }
 
-/// What a stack's history shows for verify: how long it has gone without a
-/// restore drill as of `now` (live since its first successful apply,
-/// drilled when a generation recorded restores), and the release that last
-/// succeeded in its environment, with that release's estate (the ratchet).
+/// What a stack's history shows for verify, from one read of its
+/// generations: the restores drills measured, how long it has gone without
+/// one as of `now` (live since its first successful apply), and the release
+/// that last succeeded in its environment (the ratchet's reference).
 pub(super) struct History {
+    pub drills: Vec<crate::model::RestoreReport>,
     pub drill_age: verify::DrillAge,
-    pub previous: Option<(String, crate::model::Estate)>,
+    pub last_release: Option<String>,
 }
 
-pub(super) fn history(
-    store: &Store,
-    stack: &Stack,
-    now: crate::model::UtcTime,
-) -> Result<History, OpsError> {
-    use crate::model::{Interval, Outcome};
-    let gens = store.generations(stack)?;
-    let since = |t: crate::model::UtcTime| Interval::from_secs(now.millis_since(t) / 1000);
-    let live = gens
-        .iter()
-        .find(|g| g.outcome == Outcome::Succeeded)
-        .map(|g| g.ended_at);
-    let drilled = gens
-        .iter()
-        .filter(|g| !g.restores.is_empty())
-        .map(|g| g.ended_at)
-        .max();
-    let drill_age = match (live, drilled) {
-        (_, Some(t)) => verify::DrillAge::Last { ago: since(t) },
-        (Some(t), None) => verify::DrillAge::Never { live_for: since(t) },
-        (None, None) => verify::DrillAge::NotLive,
-    };
-    let previous = match gens
-        .iter()
-        .rev()
-        .find(|g| g.outcome == Outcome::Succeeded)
-        .and_then(|g| g.release.clone())
-    {
-        Some(v) => {
-            let release = store.release(&stack.estate, &v)?;
-            Some((v, store.release_estate(&release, &stack.env)?))
+impl History {
+    /// A stack with no store yet: nothing applied, nothing drilled.
+    fn none() -> Self {
+        History {
+            drills: Vec::new(),
+            drill_age: verify::DrillAge::NotLive,
+            last_release: None,
         }
-        None => None,
-    };
-    Ok(History {
-        drill_age,
-        previous,
-    })
+    }
+
+    pub(super) fn read(
+        store: &Store,
+        stack: &Stack,
+        now: crate::model::UtcTime,
+    ) -> Result<Self, OpsError> {
+        use crate::model::{Interval, Outcome};
+        let gens = store.generations(stack)?;
+        let since = |t: crate::model::UtcTime| Interval::from_secs(now.millis_since(t) / 1000);
+        let succeeded = || gens.iter().filter(|g| g.outcome == Outcome::Succeeded);
+        let live = succeeded().next().map(|g| g.ended_at);
+        let drilled = gens
+            .iter()
+            .filter(|g| !g.restores.is_empty())
+            .map(|g| g.ended_at)
+            .max();
+        let drill_age = match (live, drilled) {
+            (_, Some(t)) => verify::DrillAge::Last { ago: since(t) },
+            (Some(t), None) => verify::DrillAge::Never { live_for: since(t) },
+            (None, None) => verify::DrillAge::NotLive,
+        };
+        Ok(History {
+            drills: gens
+                .iter()
+                .flat_map(|g| g.restores.iter().cloned())
+                .collect(),
+            drill_age,
+            last_release: succeeded().next_back().and_then(|g| g.release.clone()),
+        })
+    }
+
+    /// The estate of the release that last succeeded here, for the ratchet.
+    pub(super) fn previous(
+        &self,
+        store: &Store,
+        stack: &Stack,
+    ) -> Result<Option<(String, crate::model::Estate)>, OpsError> {
+        let Some(v) = &self.last_release else {
+            return Ok(None);
+        };
+        let release = store.release(&stack.estate, v)?;
+        Ok(Some((
+            v.clone(),
+            store.release_estate(&release, &stack.env)?,
+        )))
+    }
+
+    /// The evidence verify judges a stack with.
+    pub(super) fn evidence<'a>(
+        &'a self,
+        floor: Option<&'a crate::model::Floor>,
+        previous: Option<&'a (String, crate::model::Estate)>,
+    ) -> verify::Evidence<'a> {
+        verify::Evidence {
+            drills: &self.drills,
+            baseline: floor,
+            drill_age: Some(self.drill_age),
+            previous: previous.map(|(v, e)| (v.as_str(), e)),
+        }
+    }
 }

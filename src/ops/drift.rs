@@ -64,6 +64,29 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
         lock_timeout: Duration,
         hooks: &mut dyn Hooks,
     ) -> Result<DriftCheck, OpsError> {
+        let mut check = self.compare(stack, fix, lock_timeout, hooks)?;
+        if !check.report.is_clean() && check.generation.release.is_some() {
+            let drifted = check.report.drifted();
+            check.breaks = self
+                .observed_report(stack, &check.generation, &check.report, &[])?
+                .report
+                .failures()
+                .filter(|(f, _)| f.address.as_ref().is_some_and(|a| drifted.contains(a)))
+                .map(|(f, _)| f.clone())
+                .collect();
+        }
+        Ok(check)
+    }
+
+    /// [`Ops::drift`] without judging what the drift breaks (`breaks` left
+    /// empty), for callers that judge the whole observed estate themselves.
+    pub(super) fn compare(
+        &self,
+        stack: &Stack,
+        fix: bool,
+        lock_timeout: Duration,
+        hooks: &mut dyn Hooks,
+    ) -> Result<DriftCheck, OpsError> {
         let lock = self.lock_and_pull_if(stack, lock_timeout, fix, hooks)?;
         let generation = planning::latest_settled(&self.store, stack)?.ok_or_else(|| {
             OpsError::NeverApplied {
@@ -80,22 +103,11 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
                 &recorded,
             ))
             .map_err(OpsError::Provider)?;
-        let breaks = if report.is_clean() || generation.release.is_none() {
-            Vec::new()
-        } else {
-            let drifted = report.drifted();
-            self.observed_report(stack, &generation, &report, &[])?
-                .report
-                .failures()
-                .filter(|(f, _)| f.address.as_ref().is_some_and(|a| drifted.contains(a)))
-                .map(|(f, _)| f.clone())
-                .collect()
-        };
         Ok(DriftCheck {
             stack: stack.clone(),
             generation,
             report,
-            breaks,
+            breaks: Vec::new(),
             recorded,
             lock,
         })

@@ -185,22 +185,17 @@ impl<P: Provider + 'static> Ops<Cloud<P>> {
         // release that last succeeded here (the ratchet).
         let failed_checks = match (&opts.promote, &env.promote_from) {
             (Some(_), Some(_)) => {
-                let drills = self.store.restores(stack)?;
                 let floor = self
                     .loader
                     .load_baseline(&crate::verify::rule_ids())?
                     .map(|b| b.floor(&stack.estate, &stack.env));
-                let past = super::check::history(&self.store, stack, self.clock.now())?;
+                let past = super::check::History::read(&self.store, stack, self.clock.now())?;
+                let previous = past.previous(&self.store, stack)?;
                 let report = crate::verify::verify(
                     &desired.estate,
                     &exceptions,
                     &policy::today(self.clock.now()),
-                    &crate::verify::Evidence {
-                        drills: &drills,
-                        baseline: floor.as_ref(),
-                        drill_age: Some(past.drill_age),
-                        previous: past.previous.as_ref().map(|(v, e)| (v.as_str(), e)),
-                    },
+                    &past.evidence(floor.as_ref(), previous.as_ref()),
                 );
                 report
                     .failures()

@@ -299,11 +299,26 @@ const NSG_EXEMPT_SUBNETS: &[&str] = &[
 struct Switch {
     ty: &'static str,
     key: &'static str,
-    weak: Value,
+    weak: Weak,
     absent_weak: bool,
     rule: &'static str,
     what: &'static str,
     fix: &'static str,
+}
+
+/// The weak setting of a [`Switch`]: a flag value or a text.
+enum Weak {
+    Flag(bool),
+    Text(&'static str),
+}
+
+impl Weak {
+    fn is(&self, v: &Value) -> bool {
+        match self {
+            Weak::Flag(b) => *v == Value::Bool(*b),
+            Weak::Text(t) => v.as_str() == Some(t),
+        }
+    }
 }
 
 /// The switches the seeds' guarantees rest on, beyond TLS, HTTPS-only and
@@ -311,155 +326,152 @@ struct Switch {
 /// the rule (seed 002 "managed identities are used for authentication
 /// between services"), plain-text ports and FTP (seed 001 "HTTPS only"),
 /// public blobs (seed 001 "no public storage").
-fn switches() -> [Switch; 16] {
-    let on = || Value::Bool(true);
-    [
-        Switch {
-            ty: "Microsoft.ContainerRegistry/registries",
-            key: "admin_enabled",
-            weak: on(),
-            absent_weak: false,
-            rule: "security.local-auth",
-            what: "the registry's admin user (a shared password) is enabled",
-            fix: "set `admin_enabled = false`; pull with a managed identity (AcrPull)",
-        },
-        Switch {
-            ty: "Microsoft.AppConfiguration/configurationStores",
-            key: "local_auth_enabled",
-            weak: on(),
-            absent_weak: true,
-            rule: "security.local-auth",
-            what: "access keys are enabled (Azure's default)",
-            fix: "set `local_auth_enabled = false`; read with a managed identity",
-        },
-        Switch {
-            ty: "Microsoft.SignalRService/signalR",
-            key: "local_auth_enabled",
-            weak: on(),
-            absent_weak: true,
-            rule: "security.local-auth",
-            what: "access keys are enabled (Azure's default)",
-            fix: "set `local_auth_enabled = false`; sign in with a managed identity",
-        },
-        Switch {
-            ty: "Microsoft.CognitiveServices/accounts",
-            key: "local_auth_enabled",
-            weak: on(),
-            absent_weak: true,
-            rule: "security.local-auth",
-            what: "API keys are enabled (Azure's default)",
-            fix: "set `local_auth_enabled = false`; call it with a managed identity",
-        },
-        Switch {
-            ty: "Microsoft.Cache/redis",
-            key: "enable_non_ssl_port",
-            weak: on(),
-            absent_weak: false,
-            rule: "security.tls",
-            what: "the plain-text port 6379 is open",
-            fix: "set `enable_non_ssl_port = false`",
-        },
-        Switch {
-            ty: "Microsoft.Web/sites",
-            key: "ftps_state",
-            weak: Value::String("AllAllowed".into()),
-            absent_weak: true,
-            rule: "security.https-only",
-            what: "plain FTP deployment is allowed",
-            fix: "set `ftps_state = \"Disabled\"`",
-        },
-        Switch {
-            ty: "Microsoft.Storage/storageAccounts",
-            key: "allow_nested_items_to_be_public",
-            weak: on(),
-            absent_weak: true,
-            rule: "private.containers",
-            what: "the account lets containers be made public",
-            fix: "set `allow_nested_items_to_be_public = false`",
-        },
-        Switch {
-            ty: "Microsoft.Web/sites/slots",
-            key: "ftps_state",
-            weak: Value::String("AllAllowed".into()),
-            absent_weak: true,
-            rule: "security.https-only",
-            what: "plain FTP deployment is allowed (ARM's default when `ftps_state` is left out)",
-            fix: "set `ftps_state = \"Disabled\"`",
-        },
-        Switch {
-            ty: "Microsoft.Cdn/profiles/endpoints",
-            key: "is_http_allowed",
-            weak: on(),
-            absent_weak: true,
-            rule: "security.https-only",
-            what: "the CDN endpoint serves plain HTTP (the default)",
-            fix: "set `is_http_allowed = false`",
-        },
-        Switch {
-            ty: "Microsoft.ContainerRegistry/registries",
-            key: "anonymous_pull_enabled",
-            weak: on(),
-            absent_weak: false,
-            rule: "private.public-access",
-            what: "anyone may pull images without signing in",
-            fix: "remove `anonymous_pull_enabled` (off by default)",
-        },
-        Switch {
-            ty: "Microsoft.Storage/storageAccounts",
-            key: "shared_access_key_enabled",
-            weak: on(),
-            absent_weak: false,
-            rule: "security.local-auth",
-            what: "shared access keys are switched on",
-            fix: "set `shared_access_key_enabled = false`; use a managed identity",
-        },
-        Switch {
-            ty: "Microsoft.ContainerService/managedClusters",
-            key: "local_account_disabled",
-            weak: Value::Bool(false),
-            absent_weak: false,
-            rule: "security.local-auth",
-            what: "the cluster's local admin account is enabled",
-            fix: "set `local_account_disabled = true` (Entra ID sign-in only)",
-        },
-        Switch {
-            ty: "Microsoft.ContainerService/managedClusters",
-            key: "role_based_access_control_enabled",
-            weak: Value::Bool(false),
-            absent_weak: false,
-            rule: "security.local-auth",
-            what: "Kubernetes RBAC is switched off",
-            fix: "remove `role_based_access_control_enabled = false`",
-        },
-        Switch {
-            ty: "Microsoft.Insights/components",
-            key: "local_authentication_disabled",
-            weak: Value::Bool(false),
-            absent_weak: false,
-            rule: "security.local-auth",
-            what: "instrumentation keys are accepted (local authentication on)",
-            fix: "set `local_authentication_disabled = true`; send telemetry with Entra ID",
-        },
-        Switch {
-            ty: "Microsoft.DBforPostgreSQL/flexibleServers",
-            key: "active_directory_auth_enabled",
-            weak: Value::Bool(false),
-            absent_weak: false,
-            rule: "security.local-auth",
-            what: "Entra ID sign-in is switched off (seed 003: \"Enable Azure AD authentication for all services\")",
-            fix: "set `active_directory_auth_enabled = true`",
-        },
-        Switch {
-            ty: "Microsoft.ContainerService/managedClusters",
-            key: "private_cluster_public_fqdn_enabled",
-            weak: Value::Bool(true),
-            absent_weak: false,
-            rule: "private.aks",
-            what: "the private cluster's API server name resolves publicly",
-            fix: "remove `private_cluster_public_fqdn_enabled` (off by default)",
-        },
-    ]
-}
+const SWITCHES: &[Switch] = &[
+    Switch {
+        ty: "Microsoft.ContainerRegistry/registries",
+        key: "admin_enabled",
+        weak: Weak::Flag(true),
+        absent_weak: false,
+        rule: "security.local-auth",
+        what: "the registry's admin user (a shared password) is enabled",
+        fix: "set `admin_enabled = false`; pull with a managed identity (AcrPull)",
+    },
+    Switch {
+        ty: "Microsoft.AppConfiguration/configurationStores",
+        key: "local_auth_enabled",
+        weak: Weak::Flag(true),
+        absent_weak: true,
+        rule: "security.local-auth",
+        what: "access keys are enabled (Azure's default)",
+        fix: "set `local_auth_enabled = false`; read with a managed identity",
+    },
+    Switch {
+        ty: "Microsoft.SignalRService/signalR",
+        key: "local_auth_enabled",
+        weak: Weak::Flag(true),
+        absent_weak: true,
+        rule: "security.local-auth",
+        what: "access keys are enabled (Azure's default)",
+        fix: "set `local_auth_enabled = false`; sign in with a managed identity",
+    },
+    Switch {
+        ty: "Microsoft.CognitiveServices/accounts",
+        key: "local_auth_enabled",
+        weak: Weak::Flag(true),
+        absent_weak: true,
+        rule: "security.local-auth",
+        what: "API keys are enabled (Azure's default)",
+        fix: "set `local_auth_enabled = false`; call it with a managed identity",
+    },
+    Switch {
+        ty: "Microsoft.Cache/redis",
+        key: "enable_non_ssl_port",
+        weak: Weak::Flag(true),
+        absent_weak: false,
+        rule: "security.tls",
+        what: "the plain-text port 6379 is open",
+        fix: "set `enable_non_ssl_port = false`",
+    },
+    Switch {
+        ty: "Microsoft.Web/sites",
+        key: "ftps_state",
+        weak: Weak::Text("AllAllowed"),
+        absent_weak: true,
+        rule: "security.https-only",
+        what: "plain FTP deployment is allowed",
+        fix: "set `ftps_state = \"Disabled\"`",
+    },
+    Switch {
+        ty: "Microsoft.Storage/storageAccounts",
+        key: "allow_nested_items_to_be_public",
+        weak: Weak::Flag(true),
+        absent_weak: true,
+        rule: "private.containers",
+        what: "the account lets containers be made public",
+        fix: "set `allow_nested_items_to_be_public = false`",
+    },
+    Switch {
+        ty: "Microsoft.Web/sites/slots",
+        key: "ftps_state",
+        weak: Weak::Text("AllAllowed"),
+        absent_weak: true,
+        rule: "security.https-only",
+        what: "plain FTP deployment is allowed (ARM's default when `ftps_state` is left out)",
+        fix: "set `ftps_state = \"Disabled\"`",
+    },
+    Switch {
+        ty: "Microsoft.Cdn/profiles/endpoints",
+        key: "is_http_allowed",
+        weak: Weak::Flag(true),
+        absent_weak: true,
+        rule: "security.https-only",
+        what: "the CDN endpoint serves plain HTTP (the default)",
+        fix: "set `is_http_allowed = false`",
+    },
+    Switch {
+        ty: "Microsoft.ContainerRegistry/registries",
+        key: "anonymous_pull_enabled",
+        weak: Weak::Flag(true),
+        absent_weak: false,
+        rule: "private.public-access",
+        what: "anyone may pull images without signing in",
+        fix: "remove `anonymous_pull_enabled` (off by default)",
+    },
+    Switch {
+        ty: "Microsoft.Storage/storageAccounts",
+        key: "shared_access_key_enabled",
+        weak: Weak::Flag(true),
+        absent_weak: false,
+        rule: "security.local-auth",
+        what: "shared access keys are switched on",
+        fix: "set `shared_access_key_enabled = false`; use a managed identity",
+    },
+    Switch {
+        ty: "Microsoft.ContainerService/managedClusters",
+        key: "local_account_disabled",
+        weak: Weak::Flag(false),
+        absent_weak: false,
+        rule: "security.local-auth",
+        what: "the cluster's local admin account is enabled",
+        fix: "set `local_account_disabled = true` (Entra ID sign-in only)",
+    },
+    Switch {
+        ty: "Microsoft.ContainerService/managedClusters",
+        key: "role_based_access_control_enabled",
+        weak: Weak::Flag(false),
+        absent_weak: false,
+        rule: "security.local-auth",
+        what: "Kubernetes RBAC is switched off",
+        fix: "remove `role_based_access_control_enabled = false`",
+    },
+    Switch {
+        ty: "Microsoft.Insights/components",
+        key: "local_authentication_disabled",
+        weak: Weak::Flag(false),
+        absent_weak: false,
+        rule: "security.local-auth",
+        what: "instrumentation keys are accepted (local authentication on)",
+        fix: "set `local_authentication_disabled = true`; send telemetry with Entra ID",
+    },
+    Switch {
+        ty: "Microsoft.DBforPostgreSQL/flexibleServers",
+        key: "active_directory_auth_enabled",
+        weak: Weak::Flag(false),
+        absent_weak: false,
+        rule: "security.local-auth",
+        what: "Entra ID sign-in is switched off (seed 003: \"Enable Azure AD authentication for all services\")",
+        fix: "set `active_directory_auth_enabled = true`",
+    },
+    Switch {
+        ty: "Microsoft.ContainerService/managedClusters",
+        key: "private_cluster_public_fqdn_enabled",
+        weak: Weak::Flag(true),
+        absent_weak: false,
+        rule: "private.aks",
+        what: "the private cluster's API server name resolves publicly",
+        fix: "remove `private_cluster_public_fqdn_enabled` (off by default)",
+    },
+];
 
 /// Inbound rules of a network security group that let the internet in
 /// beyond HTTP(S) (seed 000 "Network security groups on all subnets": a
@@ -562,13 +574,13 @@ fn gateway_nsgs(estate: &Estate) -> BTreeSet<Address> {
 /// Vault and diagnostics.
 fn per_resource(r: &Resource, floor: &Floor) -> Vec<Finding> {
     let mut out = Vec::new();
-    for sw in switches() {
+    for sw in SWITCHES {
         if r.arm_type != sw.ty {
             continue;
         }
         let weak = match r.property(sw.key) {
             None => sw.absent_weak,
-            Some(v) => *v == sw.weak,
+            Some(v) => sw.weak.is(v),
         };
         if weak {
             out.push(Finding::new(
