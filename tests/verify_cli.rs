@@ -218,6 +218,20 @@ fn a_broken_baseline_is_an_error_naming_its_line_and_key_and_nothing_is_verified
             ("rto = \"4h\"", "rto = \"four hours\""),
             "estates.chatwoot.rto",
         ),
+        (
+            (
+                "naming = \"{product}-{environment}-{service}-{region}\"",
+                "naming = \"{product}-{service}\"",
+            ),
+            "is not a naming form statectl checks",
+        ),
+        (
+            (
+                "manual_rotation_vaults = [\"security.kv_shared\"]",
+                "manual_rotation_vaults = [\"kv shared\"]",
+            ),
+            "estates.chaufher.manual_rotation_vaults",
+        ),
     ] {
         let p = Project::copy_of_repo();
         let text = p.read("policy/baseline.toml");

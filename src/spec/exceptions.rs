@@ -328,6 +328,28 @@ mod tests {
     }
 
     #[test]
+    fn mitigations_take_a_path_and_an_optional_condition() {
+        let with = |m: &str| read(&format!("{ONE}mitigated_by = [\"{m}\"]\n"));
+        let (out, errs) = with("data.redis.rdb_backup_enabled = true");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            out[0].mitigated_by[0].2,
+            Some(Condition::Equals("true".into()))
+        );
+        let (out, _) = with("data.uploads.soft_delete_retention_days >= 30");
+        assert_eq!(out[0].mitigated_by[0].2, Some(Condition::AtLeast(30)));
+        for bad in ["data.uploads.days >= thirty", "uploads", "data.uploads"] {
+            let (_, errs) = with(bad);
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(
+                errs[0].detail().key,
+                "exception[0].mitigated_by[0]",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn expiry_must_be_a_real_date() {
         for bad in ["2027-02-30", "2027-6-30", "2027-06-30T00:00", "never", ""] {
             let (out, errs) = read(&ONE.replace("2027-06-30", bad));
